@@ -1,0 +1,91 @@
+#pragma once
+// BufferStore: parameters held in buffers that someone else owns (an LLM backend's tensors), as named blocks.
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "zeroth/stores/block.hpp"
+
+namespace zeroth {
+
+/// Named blocks over external memory; the store never allocates or copies parameters.
+///   zeroth::BufferStore store;
+///   store.add("layers.0.wq", wq.data(), wq.size());
+///   store.add("layers.0.norm", norm.data(), norm.size(), {.decay = false});
+class BufferStore {
+ public:
+  /// Chunk length used to split blocks across threads (a multiple of the direction group, 64).
+  static constexpr std::size_t kChunk = std::size_t{1} << 15;
+
+  /// One unit of parallel work: elements [begin, end) of block `block`.
+  struct Chunk {
+    std::uint32_t block;
+    std::size_t begin, end;
+  };
+
+  template <class T>
+  BufferStore& add(std::string name, T* data, std::size_t size, BlockFlags flags = {},
+                   std::vector<std::size_t> shape = {}) {
+    return add_block(Block{std::move(name), static_cast<void*>(data), size, dtype_of<T>(), flags, std::move(shape)});
+  }
+
+  template <class T>
+  BufferStore& add(std::string name, std::span<T> data, BlockFlags flags = {}) {
+    return add(std::move(name), data.data(), data.size(), flags);
+  }
+
+  BufferStore& add_block(Block b) {
+    if (b.name.empty()) throw std::invalid_argument("zeroth: a block needs a name");
+    if (b.data == nullptr && b.size > 0) throw std::invalid_argument("zeroth: block '" + b.name + "' has null data");
+    if (std::any_of(blocks_.begin(), blocks_.end(), [&](const Block& o) { return o.name == b.name; }))
+      throw std::invalid_argument("zeroth: duplicate block name '" + b.name + "'");
+    blocks_.push_back(std::move(b));
+    rebuild_chunks();
+    return *this;
+  }
+
+  std::span<const Block> blocks() const noexcept { return blocks_; }
+  std::span<Block> blocks() noexcept { return blocks_; }
+  std::span<const Chunk> chunks() const noexcept { return chunks_; }
+
+  /// Number of trainable elements (the dimension d of the problem).
+  std::size_t dimension() const noexcept { return dimension_; }
+
+  const Block& block(const std::string& name) const {
+    for (const auto& b : blocks_)
+      if (b.name == name) return b;
+    throw std::out_of_range("zeroth: no block named '" + name + "'");
+  }
+
+  /// Marks a block trainable or frozen (for example to fine-tune only some layers).
+  void set_flags(const std::string& name, BlockFlags flags) {
+    for (auto& b : blocks_)
+      if (b.name == name) {
+        b.flags = flags;
+        rebuild_chunks();
+        return;
+      }
+    throw std::out_of_range("zeroth: no block named '" + name + "'");
+  }
+
+ private:
+  void rebuild_chunks() {
+    chunks_.clear();
+    dimension_ = 0;
+    for (std::uint32_t i = 0; i < blocks_.size(); ++i) {
+      const Block& b = blocks_[i];
+      if (!b.flags.trainable) continue;
+      dimension_ += b.size;
+      for (std::size_t s = 0; s < b.size; s += kChunk) chunks_.push_back({i, s, std::min(b.size, s + kChunk)});
+    }
+  }
+
+  std::vector<Block> blocks_;
+  std::vector<Chunk> chunks_;
+  std::size_t dimension_ = 0;
+};
+
+}  // namespace zeroth

@@ -1,0 +1,119 @@
+#pragma once
+// Element types of a parameter block, and float32 <-> bfloat16/float16 conversions (nearest-even or stochastic).
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace zeroth {
+
+/// Storage type of a block's elements. Arithmetic is float32 for f32/bf16/f16 and float64 for f64.
+enum class DType : std::uint8_t { f32, f64, bf16, f16 };
+
+inline constexpr std::size_t size_of(DType t) noexcept {
+  return t == DType::f64 ? 8 : t == DType::f32 ? 4 : 2;
+}
+
+inline constexpr std::string_view to_string(DType t) noexcept {
+  switch (t) {
+    case DType::f32: return "f32";
+    case DType::f64: return "f64";
+    case DType::bf16: return "bf16";
+    case DType::f16: return "f16";
+  }
+  return "?";
+}
+
+/// How a float32 result is stored in a 16-bit block.
+enum class Rounding : std::uint8_t {
+  nearest,    ///< round to nearest even: updates below half an ulp vanish
+  stochastic  ///< round up with probability equal to the remainder, from the counter-based stream: unbiased
+};
+
+/// A bfloat16 value (the top half of a float32).
+struct bfloat16 {
+  std::uint16_t bits = 0;
+};
+/// An IEEE 754 binary16 value.
+struct float16 {
+  std::uint16_t bits = 0;
+};
+
+inline float to_float(bfloat16 h) noexcept { return std::bit_cast<float>(std::uint32_t(h.bits) << 16); }
+
+inline bfloat16 to_bfloat16(float f) noexcept {
+  std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return {static_cast<std::uint16_t>((x >> 16) | 0x40u)};  // quiet NaN
+  x += 0x7FFFu + ((x >> 16) & 1u);
+  return {static_cast<std::uint16_t>(x >> 16)};
+}
+
+inline float to_float(float16 h) noexcept {
+  const std::uint32_t shifted_exp = 0x7C00u << 13;
+  std::uint32_t o = (std::uint32_t(h.bits) & 0x7FFFu) << 13;
+  const std::uint32_t exp = shifted_exp & o;
+  o += (127u - 15u) << 23;
+  if (exp == shifted_exp) {
+    o += (128u - 16u) << 23;  // Inf / NaN
+  } else if (exp == 0) {      // zero / subnormal: renormalise through float arithmetic
+    o += 1u << 23;
+    o = std::bit_cast<std::uint32_t>(std::bit_cast<float>(o) - std::bit_cast<float>(113u << 23));
+  }
+  return std::bit_cast<float>(o | (std::uint32_t(h.bits) & 0x8000u) << 16);
+}
+
+inline float16 to_float16(float f) noexcept {
+  std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+  const std::uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  std::uint32_t o;
+  if (u >= (127u + 16u) << 23) {  // overflow, Inf or NaN
+    o = u > 0x7F800000u ? 0x7E00u : 0x7C00u;
+  } else if (u < 113u << 23) {  // subnormal or zero in binary16: let the float adder round
+    const float magic = std::bit_cast<float>(((127u - 15u) + (23u - 10u) + 1u) << 23);
+    o = std::bit_cast<std::uint32_t>(std::bit_cast<float>(u) + magic) - std::bit_cast<std::uint32_t>(magic);
+  } else {
+    const std::uint32_t odd = (u >> 13) & 1u;
+    u += ((15u - 127u) << 23) + 0xFFFu + odd;
+    o = u >> 13;
+  }
+  return {static_cast<std::uint16_t>(o | sign >> 16)};
+}
+
+template <class H>
+inline H from_float(float f) noexcept {
+  if constexpr (std::is_same_v<H, bfloat16>)
+    return to_bfloat16(f);
+  else
+    return to_float16(f);
+}
+
+/// Stochastic rounding of f to H: rounds away from zero with probability |f - lo| / ulp, using 24 bits of `r`.
+template <class H>
+inline H round_stochastic(float f, std::uint32_t r) noexcept {
+  H n = from_float<H>(f);
+  float v = to_float(n);
+  if (!(v == v) || v == f || (std::bit_cast<std::uint32_t>(v) & 0x7FFFFFFFu) >= 0x7F800000u) return n;
+  float af = f < 0 ? -f : f, av = v < 0 ? -v : v;
+  H lo = n;  // the representable value toward zero from f
+  if (av > af) lo.bits = static_cast<std::uint16_t>(lo.bits - 1);  // one step toward zero (sign-magnitude)
+  H hi = lo;
+  hi.bits = static_cast<std::uint16_t>(hi.bits + 1);
+  float alo = to_float(lo), ahi = to_float(hi);
+  alo = alo < 0 ? -alo : alo;
+  ahi = ahi < 0 ? -ahi : ahi;
+  const float p = (af - alo) / (ahi - alo);                        // in [0, 1)
+  const float u = static_cast<float>(r >> 8) * (1.0f / 16777216.0f);  // [0, 1)
+  return u < p ? hi : lo;
+}
+
+template <class T>
+inline constexpr DType dtype_of() noexcept {
+  if constexpr (std::is_same_v<T, float>) return DType::f32;
+  else if constexpr (std::is_same_v<T, double>) return DType::f64;
+  else if constexpr (std::is_same_v<T, bfloat16>) return DType::bf16;
+  else if constexpr (std::is_same_v<T, float16>) return DType::f16;
+  else static_assert(sizeof(T) == 0, "zeroth: element type must be float, double, bfloat16 or float16");
+}
+
+}  // namespace zeroth

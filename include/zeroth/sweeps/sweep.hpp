@@ -1,0 +1,205 @@
+#pragma once
+// The fused in-place sweep: x <- a * source + sum_k c_k z(seed_k), every direction regenerated on the fly,
+// parallel over fixed chunks; each element depends only on itself and its index, so any thread count gives the
+// same bits.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "zeroth/random/direction.hpp"
+#include "zeroth/stores/buffer_store.hpp"
+#include "zeroth/sweeps/snapshot.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace zeroth {
+
+/// The most directions one sweep combines (q of a step, or the block-wise schedule's terms).
+inline constexpr std::size_t kMaxSweepTerms = 64;
+
+/// What one sweep computes: x <- scale * source + sum_k coeff[k] * norm[k] * z(seeds[k]) per trainable block.
+struct SweepPlan {
+  Direction kind = Direction::gaussian;
+  std::span<const std::uint64_t> seeds{};
+  std::span<const double> coeff{};          ///< coefficients for blocks with weight decay
+  std::span<const double> coeff_nodecay{};  ///< for blocks exempt from decay; empty means `coeff`
+  double scale = 1.0;                       ///< multiplies the source in decay blocks
+  double scale_nodecay = 1.0;
+  bool from_snapshot = false;  ///< read the source from the snapshot instead of x
+  bool save_snapshot = false;  ///< copy x into the snapshot before changing it
+  Rounding rounding = Rounding::nearest;
+  std::uint64_t rounding_seed = 0;  ///< stream for stochastic rounding (unique per sweep)
+};
+
+/// Counts a sweep reports.
+struct SweepStats {
+  std::size_t vanished = 0;  ///< 16-bit elements whose change rounded away entirely
+};
+
+namespace detail {
+
+template <class T>
+using compute_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+template <class T>
+inline compute_t<T> load_elem(const T& v) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>)
+    return v;
+  else
+    return to_float(v);
+}
+
+/// w[0..64) <- sum_k c_k z_k for group g of `block` (vectorised with xsimd).
+template <class C>
+inline void combine_directions(const SweepPlan& p, std::span<const double> coeff, std::uint32_t block, std::uint64_t g,
+                               C* w) {
+  using B = xsimd::batch<C>;
+  alignas(64) float z[random::kGroup];
+  std::fill(w, w + random::kGroup, C(0));
+  for (std::size_t k = 0; k < p.seeds.size(); ++k) {
+    random::direction_group(p.kind, p.seeds[k], block, g, z);
+    const C c = static_cast<C>(coeff[k]);
+    if constexpr (std::is_same_v<C, float>) {
+      for (std::size_t i = 0; i < random::kGroup; i += B::size)
+        xsimd::fma(B(c), B::load_aligned(z + i), B::load_aligned(w + i)).store_aligned(w + i);
+    } else {
+      for (std::size_t i = 0; i < random::kGroup; ++i) w[i] = std::fma(c, static_cast<double>(z[i]), w[i]);
+    }
+  }
+}
+
+template <class T>
+inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* x, T* snap, std::size_t begin,
+                        std::size_t end, SweepStats& st) {
+  using C = compute_t<T>;
+  using B = xsimd::batch<C>;
+  constexpr std::size_t G = random::kGroup;
+  const auto coeff = decay || p.coeff_nodecay.empty() ? p.coeff : p.coeff_nodecay;
+  const C a = static_cast<C>(decay ? p.scale : p.scale_nodecay);
+  const T* src = p.from_snapshot ? snap : x;
+  alignas(64) C w[G];
+  for (std::uint64_t g = begin / G; g * G < end; ++g) {
+    const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
+    combine_directions<C>(p, coeff, block, g, w);
+    if (p.save_snapshot) std::copy(x + lo, x + hi, snap + lo);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      if (hi - lo == G) {
+        for (std::size_t i = 0; i < G; i += B::size)
+          xsimd::fma(B(a), B::load_unaligned(src + lo + i), B::load_aligned(w + i)).store_unaligned(x + lo + i);
+      } else {
+        for (std::size_t i = lo; i < hi; ++i) x[i] = std::fma(a, src[i], w[i - g * G]);
+      }
+    } else {
+      for (std::size_t i = lo; i < hi; ++i) {
+        const float old = to_float(x[i]);
+        const float v = std::fma(a, load_elem(src[i]), w[i - g * G]);
+        T out;
+        if (p.rounding == Rounding::stochastic) {
+          const auto r = random::philox(p.rounding_seed, block, i >> 2, Stream::rounding);
+          out = round_stochastic<T>(v, r[i & 3]);
+        } else {
+          out = from_float<T>(v);
+        }
+        if (out.bits == x[i].bits && v != old) ++st.vanished;
+        x[i] = out;
+      }
+    }
+  }
+}
+
+inline int thread_count(int requested) {
+#ifdef _OPENMP
+  return requested > 0 ? requested : omp_get_max_threads();
+#else
+  (void)requested;
+  return 1;
+#endif
+}
+
+}  // namespace detail
+
+/// Runs one sweep over every trainable block of `store`. `snapshot` may be null unless the plan reads or writes it.
+inline SweepStats sweep(BufferStore& store, Snapshot* snapshot, const SweepPlan& p, int threads = 0) {
+  if (p.seeds.size() > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
+  if ((p.from_snapshot || p.save_snapshot) && (snapshot == nullptr || snapshot->empty()))
+    throw std::logic_error("zeroth: sweep needs a snapshot");
+  const auto chunks = store.chunks();
+  const auto blocks = store.blocks();
+  const long n = static_cast<long>(chunks.size());
+  std::size_t vanished = 0;
+#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1) reduction(+ : vanished)
+  for (long c = 0; c < n; ++c) {
+    const auto& ch = chunks[c];
+    const Block& b = blocks[ch.block];
+    void* snap = snapshot ? snapshot->block(ch.block) : nullptr;
+    SweepStats st;
+    switch (b.dtype) {
+      case DType::f32:
+        detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<float*>(b.data), static_cast<float*>(snap),
+                            ch.begin, ch.end, st);
+        break;
+      case DType::f64:
+        detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<double*>(b.data), static_cast<double*>(snap),
+                            ch.begin, ch.end, st);
+        break;
+      case DType::bf16:
+        detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<bfloat16*>(b.data), static_cast<bfloat16*>(snap),
+                            ch.begin, ch.end, st);
+        break;
+      case DType::f16:
+        detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<float16*>(b.data), static_cast<float16*>(snap),
+                            ch.begin, ch.end, st);
+        break;
+    }
+    vanished += st.vanished;
+  }
+  return {vanished};
+}
+
+/// Copies the snapshot back into the trainable blocks: bit-exact rollback.
+inline void restore_snapshot(BufferStore& store, Snapshot& snapshot, int threads = 0) {
+  const auto chunks = store.chunks();
+  const auto blocks = store.blocks();
+  const long n = static_cast<long>(chunks.size());
+#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1)
+  for (long c = 0; c < n; ++c) {
+    const auto& ch = chunks[c];
+    const std::size_t es = size_of(blocks[ch.block].dtype);
+    std::memcpy(static_cast<std::byte*>(blocks[ch.block].data) + ch.begin * es,
+                static_cast<std::byte*>(snapshot.block(ch.block)) + ch.begin * es, (ch.end - ch.begin) * es);
+  }
+}
+
+/// Sum of z^2 over the trainable elements for a Gaussian direction: the squared norm a sphere direction divides by.
+/// Summed per chunk in double and then in chunk order, so the result does not depend on the thread count.
+inline double gaussian_sq_norm(const BufferStore& store, std::uint64_t seed, std::span<double> partials,
+                               int threads = 0) {
+  const auto chunks = store.chunks();
+  if (partials.size() < chunks.size()) throw std::logic_error("zeroth: partials buffer too small");
+  const long n = static_cast<long>(chunks.size());
+#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1)
+  for (long c = 0; c < n; ++c) {
+    const auto& ch = chunks[c];
+    alignas(64) float z[random::kGroup];
+    double s = 0;
+    for (std::uint64_t g = ch.begin / random::kGroup; g * random::kGroup < ch.end; ++g) {
+      random::gaussian_group(seed, ch.block, g, z);
+      const std::size_t lo = std::max<std::size_t>(ch.begin, g * random::kGroup) - g * random::kGroup;
+      const std::size_t hi = std::min<std::size_t>(ch.end, g * random::kGroup + random::kGroup) - g * random::kGroup;
+      for (std::size_t i = lo; i < hi; ++i) s += double(z[i]) * z[i];
+    }
+    partials[c] = s;
+  }
+  double total = 0;
+  for (long c = 0; c < n; ++c) total += partials[c];
+  return total;
+}
+
+}  // namespace zeroth
