@@ -1,0 +1,170 @@
+#pragma once
+// Loading and saving llama2.c checkpoints in the legacy (v0) and "version 1" formats.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "byte_reader.hpp"
+#include "config.hpp"
+#include "weights.hpp"
+#include "zeroth/io/atomic_file.hpp"
+
+namespace zeroth::llama2c {
+
+/// On-disk layout: llama2.c's legacy export (7-int header) or its version-1 export (256-byte "ak42" header).
+enum class Format { legacy, v1 };
+
+namespace detail {
+
+inline constexpr std::uint32_t v1_magic = 0x616b3432;  // "ak42"
+inline constexpr std::size_t v1_header_bytes = 256;
+
+/// Visits the tensor families in the order `format` stores them; `nullptr` marks legacy's RoPE tables.
+template <class W, class Visit>
+void for_each_family(W& w, Format format, Visit&& visit) {
+  if (format == Format::legacy) {
+    for (auto* f : {&w.token_embedding, &w.rms_att, &w.wq, &w.wk, &w.wv, &w.wo, &w.rms_ffn, &w.w1, &w.w2, &w.w3,
+                    &w.rms_final})
+      visit(f);
+    visit(nullptr);
+  } else {
+    for (auto* f : {&w.rms_att, &w.rms_ffn, &w.rms_final, &w.token_embedding, &w.wq, &w.wk, &w.wv, &w.wo, &w.w1,
+                    &w.w2, &w.w3})
+      visit(f);
+  }
+  if (!w.config.shared_classifier) visit(&w.wcls);
+}
+
+/// Floats in legacy's two unused RoPE tables (freq_cis_real and freq_cis_imag).
+inline std::uint64_t legacy_rope_floats(const Config& c) {
+  return std::uint64_t{2} * c.seq_len * (c.head_size() / 2);
+}
+
+inline Config config_from_ints(const std::int32_t p[7]) {
+  Config c;
+  c.dim = p[0];
+  c.hidden_dim = p[1];
+  c.n_layers = p[2];
+  c.n_heads = p[3];
+  c.n_kv_heads = p[4];
+  c.vocab_size = p[5];
+  c.seq_len = p[6];
+  return c;
+}
+
+inline void write_raw(std::FILE* f, const void* data, std::size_t bytes) {
+  if (bytes && std::fwrite(data, 1, bytes, f) != bytes) throw std::runtime_error("zeroth: short write");
+}
+
+}  // namespace detail
+
+/// Reads a llama2.c checkpoint, detecting its format (reported through `format` when non-null).
+/// Throws std::runtime_error naming the file on a corrupt header, truncation or trailing bytes.
+inline Weights load_checkpoint(const std::filesystem::path& path, Format* format = nullptr) {
+  const auto bytes = detail::read_file(path);
+  detail::ByteReader in(bytes, path.string());
+  std::uint32_t magic = 0;
+  if (bytes.size() >= 4) std::memcpy(&magic, bytes.data(), 4);
+  const Format fmt = magic == detail::v1_magic ? Format::v1 : Format::legacy;
+
+  std::int32_t p[7];
+  Config config;
+  if (fmt == Format::v1) {
+    in.require(detail::v1_header_bytes, "header");
+    in.skip(4, "header");
+    const auto version = in.read<std::int32_t>("header");
+    if (version != 1)
+      throw std::runtime_error("zeroth: '" + path.string() + "' has unsupported format version " +
+                               std::to_string(version));
+    for (auto& v : p) v = in.read<std::int32_t>("header");
+    config = detail::config_from_ints(p);
+    const auto shared = in.read<std::uint8_t>("header");
+    if (shared > 1)
+      throw std::runtime_error("zeroth: '" + path.string() + "' has a corrupt header: shared_classifier flag is " +
+                               std::to_string(shared));
+    config.shared_classifier = shared == 1;
+    in.skip(detail::v1_header_bytes - in.position(), "header");
+  } else {
+    for (auto& v : p) v = in.read<std::int32_t>("header");
+    config = detail::config_from_ints(p);
+    // A negative vocabulary size marks an unshared classifier (guard against negating INT_MIN).
+    config.shared_classifier = config.vocab_size > 0;
+    if (config.vocab_size < 0 && config.vocab_size != std::numeric_limits<std::int32_t>::min())
+      config.vocab_size = -config.vocab_size;
+  }
+  validate(config, path.string());
+
+  std::uint64_t floats = config.parameter_count();
+  if (fmt == Format::legacy) floats += detail::legacy_rope_floats(config);
+  const std::uint64_t expected = floats * sizeof(float);
+  if (expected > in.remaining())
+    throw std::runtime_error("zeroth: '" + path.string() + "' is truncated: expected " + std::to_string(expected) +
+                             " bytes of tensors, found " + std::to_string(in.remaining()));
+  if (expected < in.remaining())
+    throw std::runtime_error("zeroth: '" + path.string() + "' has " + std::to_string(in.remaining() - expected) +
+                             " unexpected trailing bytes after its tensors");
+
+  Weights w = Weights::zeros(config);
+  detail::for_each_family(w, fmt, [&](std::vector<float>* family) {
+    if (family) in.read_floats(*family, "tensors");
+    else in.skip(detail::legacy_rope_floats(config) * sizeof(float), "tensors");
+  });
+  if (format) *format = fmt;
+  return w;
+}
+
+/// Writes `weights` to `path` in `format`, atomically (a crash leaves the old file or the new one).
+inline void save_checkpoint(const std::filesystem::path& path, const Weights& weights, Format format) {
+  const Config& c = weights.config;
+  validate(c, path.string());
+  if (!weights.has_consistent_sizes())
+    throw std::logic_error("zeroth: weights do not match their config");
+  const std::int32_t p[7] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
+                             c.shared_classifier || format == Format::v1 ? c.vocab_size : -c.vocab_size,
+                             c.seq_len};
+  io::write_atomic(path, [&](std::FILE* f) {
+    if (format == Format::v1) {
+      unsigned char header[detail::v1_header_bytes] = {};
+      const std::int32_t version = 1;
+      std::memcpy(header, &detail::v1_magic, 4);
+      std::memcpy(header + 4, &version, 4);
+      std::memcpy(header + 8, p, sizeof p);
+      header[8 + sizeof p] = c.shared_classifier ? 1 : 0;
+      detail::write_raw(f, header, sizeof header);
+    } else {
+      detail::write_raw(f, p, sizeof p);
+    }
+    detail::for_each_family(weights, format, [&](const std::vector<float>* family) {
+      if (family) {
+        detail::write_raw(f, family->data(), family->size() * sizeof(float));
+        return;
+      }
+      // Legacy's RoPE tables, which readers skip: cos then sin of pos * 10000^(-2i/head_size).
+      const int half = c.head_size() / 2;
+      std::vector<float> cos_table(static_cast<std::size_t>(c.seq_len) * half), sin_table(cos_table.size());
+      for (int pos = 0; pos < c.seq_len; ++pos)
+        for (int i = 0; i < half; ++i) {
+          const float freq = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / static_cast<float>(c.head_size()));
+          cos_table[static_cast<std::size_t>(pos) * half + i] = std::cos(static_cast<float>(pos) * freq);
+          sin_table[static_cast<std::size_t>(pos) * half + i] = std::sin(static_cast<float>(pos) * freq);
+        }
+      detail::write_raw(f, cos_table.data(), cos_table.size() * sizeof(float));
+      detail::write_raw(f, sin_table.data(), sin_table.size() * sizeof(float));
+    });
+  });
+}
+
+/// As above, first checking that `config` is the one `weights` was built for.
+inline void save_checkpoint(const std::filesystem::path& path, const Config& config, const Weights& weights,
+                            Format format) {
+  if (!(config == weights.config)) throw std::invalid_argument("zeroth: config does not match the weights' config");
+  save_checkpoint(path, weights, format);
+}
+
+}  // namespace zeroth::llama2c

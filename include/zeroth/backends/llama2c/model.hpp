@@ -1,0 +1,202 @@
+#pragma once
+// Batched CPU forward pass of a llama2.c Llama model: ragged sequences packed into one matrix per projection.
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "config.hpp"
+#include "kv_cache.hpp"
+#include "weights.hpp"
+
+namespace zeroth::llama2c {
+
+/// A Llama model (RMSNorm, interleaved RoPE, grouped-query attention, SwiGLU) over owned, mutable weights.
+class Model {
+ public:
+  /// Takes ownership of `weights`; throws std::invalid_argument if they are inconsistent with their config.
+  explicit Model(Weights weights) : weights_(std::move(weights)) {
+    validate(weights_.config, "model config");
+    if (!weights_.has_consistent_sizes()) throw std::invalid_argument("zeroth: weights do not match their config");
+    const Config& c = config();
+    const int half = c.head_size() / 2;
+    rope_cos_.resize(c.seq_len, half);
+    rope_sin_.resize(c.seq_len, half);
+    for (int pos = 0; pos < c.seq_len; ++pos)
+      for (int i = 0; i < half; ++i) {  // same float arithmetic as run.c
+        const float freq = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / static_cast<float>(c.head_size()));
+        const float val = static_cast<float>(pos) * freq;
+        rope_cos_(pos, i) = std::cos(val);
+        rope_sin_(pos, i) = std::sin(val);
+      }
+  }
+
+  const Config& config() const { return weights_.config; }
+  /// Mutable access, e.g. for in-place perturbation through `weights().tensors()`.
+  Weights& weights() { return weights_; }
+  const Weights& weights() const { return weights_; }
+
+  /// Final RMS-normed hidden states of every token, packed sequence after sequence [sum of lengths x dim].
+  /// With `caches` (one per sequence), each sequence continues after its cache's `length` positions and extends it.
+  RowMatrix hidden_states(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
+    const Config& c = config();
+    const Eigen::Index dim = c.dim, kv_dim = c.kv_dim(), hs = c.head_size();
+    const std::size_t B = sequences.size();
+    if (caches && caches->size() != B) throw std::invalid_argument("zeroth: need one KV cache per sequence");
+
+    std::vector<Eigen::Index> offset(B + 1, 0), start(B, 0);  // packed row offsets; first position per sequence
+    for (std::size_t b = 0; b < B; ++b) {
+      const auto T = static_cast<Eigen::Index>(sequences[b].size());
+      if (caches) start[b] = (*caches)[b].length;
+      const Eigen::Index limit = caches ? (*caches)[b].capacity : c.seq_len;
+      if (start[b] + T > limit)
+        throw std::length_error("zeroth: sequence of " + std::to_string(start[b] + T) + " tokens exceeds the limit " +
+                                std::to_string(limit));
+      offset[b + 1] = offset[b] + T;
+    }
+    const Eigen::Index N = offset[B];
+    std::vector<int> position(static_cast<std::size_t>(N));
+    RowMatrix x(N, dim);
+    for (std::size_t b = 0; b < B; ++b)
+      for (Eigen::Index t = 0; t < offset[b + 1] - offset[b]; ++t) {
+        const int token = sequences[b][static_cast<std::size_t>(t)];
+        if (token < 0 || token >= c.vocab_size)
+          throw std::out_of_range("zeroth: token id " + std::to_string(token) + " is outside the vocabulary");
+        position[static_cast<std::size_t>(offset[b] + t)] = static_cast<int>(start[b] + t);
+        x.row(offset[b] + t) = Eigen::Map<const Eigen::RowVectorXf>(
+            weights_.token_embedding.data() + static_cast<std::size_t>(token) * dim, dim);
+      }
+
+    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3;
+    for (int l = 0; l < c.n_layers; ++l) {
+      rmsnorm(xn, x, weights_.rms_att.data() + l * dim);
+      q.noalias() = xn * matrix(weights_.wq, l, dim, dim).transpose();
+      k.noalias() = xn * matrix(weights_.wk, l, kv_dim, dim).transpose();
+      v.noalias() = xn * matrix(weights_.wv, l, kv_dim, dim).transpose();
+      rope(q, position);
+      rope(k, position);
+
+      const int group = c.n_heads / c.n_kv_heads;
+      const auto tasks = static_cast<long>(B) * c.n_heads;
+      if (caches)
+        for (std::size_t b = 0; b < B; ++b) {
+          auto& cache = (*caches)[b];
+          const Eigen::Index T = offset[b + 1] - offset[b];
+          cache.keys[l].middleRows(start[b], T) = k.middleRows(offset[b], T);
+          cache.values[l].middleRows(start[b], T) = v.middleRows(offset[b], T);
+        }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic)
+#endif
+      for (long task = 0; task < tasks; ++task) {
+        const auto b = static_cast<std::size_t>(task / c.n_heads);
+        const auto head = static_cast<Eigen::Index>(task % c.n_heads);
+        const Eigen::Index T = offset[b + 1] - offset[b];
+        if (T == 0) continue;
+        const Eigen::Index kv_col = (head / group) * hs, P = start[b] + T;  // P: positions visible to the last token
+        const RowMatrix& keys = caches ? (*caches)[b].keys[l] : k;
+        const RowMatrix& values = caches ? (*caches)[b].values[l] : v;
+        const Eigen::Index kv_row = caches ? 0 : offset[b];
+        RowMatrix scores = q.block(offset[b], head * hs, T, hs) * keys.block(kv_row, kv_col, P, hs).transpose();
+        scores /= std::sqrt(static_cast<float>(hs));
+        for (Eigen::Index t = 0; t < T; ++t) {  // causal softmax over positions 0..start+t
+          auto row = scores.row(t).head(start[b] + t + 1).array();
+          row = (row - row.maxCoeff()).exp();
+          row /= row.sum();
+          scores.row(t).tail(P - start[b] - t - 1).setZero();
+        }
+        att.block(offset[b], head * hs, T, hs).noalias() = scores * values.block(kv_row, kv_col, P, hs);
+      }
+      x.noalias() += att * matrix(weights_.wo, l, dim, dim).transpose();
+
+      rmsnorm(xn, x, weights_.rms_ffn.data() + l * dim);
+      h1.noalias() = xn * matrix(weights_.w1, l, c.hidden_dim, dim).transpose();
+      h3.noalias() = xn * matrix(weights_.w3, l, c.hidden_dim, dim).transpose();
+      h1.array() = h1.array() / (1.0f + (-h1.array()).exp()) * h3.array();  // SwiGLU
+      x.noalias() += h1 * matrix(weights_.w2, l, dim, c.hidden_dim).transpose();
+    }
+    if (caches)
+      for (std::size_t b = 0; b < B; ++b) (*caches)[b].length += static_cast<int>(sequences[b].size());
+    rmsnorm(xn, x, weights_.rms_final.data());
+    return xn;
+  }
+
+  /// Logits of the rows of `hidden` [rows x vocab_size].
+  RowMatrix classify(const Eigen::Ref<const RowMatrix>& hidden) const {
+    const Config& c = config();
+    Eigen::Map<const RowMatrix> wcls(weights_.classifier(), c.vocab_size, c.dim);
+    return hidden * wcls.transpose();
+  }
+
+  /// Logits at every position of every sequence, packed [sum of lengths x vocab_size]; see hidden_states.
+  RowMatrix packed_logits(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
+    return classify(hidden_states(sequences, caches));
+  }
+
+  /// Logits at every position, one [length x vocab_size] matrix per sequence (lengths may differ).
+  std::vector<Eigen::MatrixXf> forward(const std::vector<std::vector<int>>& sequences) const {
+    const RowMatrix logits = packed_logits(sequences);
+    std::vector<Eigen::MatrixXf> out;
+    Eigen::Index row = 0;
+    for (const auto& s : sequences) {
+      const auto T = static_cast<Eigen::Index>(s.size());
+      out.emplace_back(logits.middleRows(row, T));
+      row += T;
+    }
+    return out;
+  }
+
+  /// As above for a padded [B x max_length] token matrix: row b holds lengths[b] real tokens, the rest is ignored.
+  std::vector<Eigen::MatrixXf> forward(const Eigen::MatrixXi& padded, const std::vector<int>& lengths) const {
+    if (static_cast<Eigen::Index>(lengths.size()) != padded.rows())
+      throw std::invalid_argument("zeroth: need one length per row of the token matrix");
+    std::vector<std::vector<int>> sequences(lengths.size());
+    for (std::size_t b = 0; b < lengths.size(); ++b) {
+      if (lengths[b] < 0 || lengths[b] > padded.cols()) throw std::invalid_argument("zeroth: length out of range");
+      for (int t = 0; t < lengths[b]; ++t) sequences[b].push_back(padded(static_cast<Eigen::Index>(b), t));
+    }
+    return forward(sequences);
+  }
+
+ private:
+  // Layer `l` of a family of [rows x cols] row-major matrices.
+  static Eigen::Map<const RowMatrix> matrix(const std::vector<float>& family, int l, Eigen::Index rows,
+                                            Eigen::Index cols) {
+    return {family.data() + static_cast<std::size_t>(l) * rows * cols, rows, cols};
+  }
+
+  void rmsnorm(RowMatrix& out, const RowMatrix& x, const float* weight) const {
+    const Eigen::Index dim = x.cols();
+    Eigen::Map<const Eigen::RowVectorXf> w(weight, dim);
+    for (Eigen::Index r = 0; r < x.rows(); ++r) {
+      const float scale = 1.0f / std::sqrt(x.row(r).squaredNorm() / static_cast<float>(dim) + 1e-5f);
+      out.row(r) = w.cwiseProduct(scale * x.row(r));
+    }
+  }
+
+  // Rotates each (even, odd) pair within every head of every row by its position's angle.
+  void rope(RowMatrix& m, const std::vector<int>& position) const {
+    const Eigen::Index hs = config().head_size();
+    for (Eigen::Index r = 0; r < m.rows(); ++r) {
+      const int pos = position[static_cast<std::size_t>(r)];
+      float* row = m.row(r).data();
+      for (Eigen::Index col = 0; col < m.cols(); col += 2) {
+        const Eigen::Index i = (col % hs) / 2;
+        const float fcr = rope_cos_(pos, i), fci = rope_sin_(pos, i);
+        const float v0 = row[col], v1 = row[col + 1];
+        row[col] = v0 * fcr - v1 * fci;
+        row[col + 1] = v0 * fci + v1 * fcr;
+      }
+    }
+  }
+
+  Weights weights_;
+  RowMatrix rope_cos_, rope_sin_;  // [seq_len x head_size/2]
+};
+
+}  // namespace zeroth::llama2c
