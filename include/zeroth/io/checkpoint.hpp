@@ -1,0 +1,87 @@
+#pragma once
+// Checkpoints: the parameters of every block and the run's counters, written atomically, checked on load.
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "zeroth/io/atomic_file.hpp"
+#include "zeroth/io/binary.hpp"
+#include "zeroth/optimizer/run.hpp"
+#include "zeroth/stores/buffer_store.hpp"
+
+namespace zeroth {
+
+namespace detail {
+inline constexpr char kCheckpointMagic[4] = {'Z', 'C', 'K', 'P'};
+inline constexpr std::uint32_t kCheckpointVersion = 1;
+}  // namespace detail
+
+/// Writes every block of `store` and `state` to `path` atomically (a crash leaves the previous checkpoint intact).
+///   zeroth::save_checkpoint("run/ckpt.bin", store, opt.state());
+inline void save_checkpoint(const std::filesystem::path& path, const BufferStore& store, const RunState& state) {
+  io::write_atomic(path, [&](std::FILE* f) {
+    io::Writer w{f};
+    w.bytes(detail::kCheckpointMagic, 4);
+    w.put(detail::kCheckpointVersion);
+    w.put(state.step);
+    w.put(state.evaluations);
+    w.put(static_cast<std::uint64_t>(store.blocks().size()));
+    for (const Block& b : store.blocks()) {
+      w.put(static_cast<std::uint32_t>(b.name.size()));
+      w.bytes(b.name.data(), b.name.size());
+      w.put(static_cast<std::uint8_t>(b.dtype));
+      w.put(static_cast<std::uint64_t>(b.size));
+      w.bytes(b.data, b.bytes());
+    }
+    const std::uint64_t h = w.hash;
+    w.put(h);
+  });
+}
+
+/// Reads a checkpoint into `store` (blocks matched by name, dtype and size) and returns its run state.
+/// Nothing is written into the store unless the whole file is valid.
+inline RunState load_checkpoint(const std::filesystem::path& path, BufferStore& store) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(io::open_read(path), &std::fclose);
+  io::Reader r{f.get(), path.string()};
+  const std::string where = "zeroth: checkpoint '" + path.string() + "': ";
+  char magic[4];
+  r.bytes(magic, 4, "magic");
+  if (std::memcmp(magic, detail::kCheckpointMagic, 4) != 0) throw std::runtime_error(where + "not a zeroth checkpoint");
+  if (auto v = r.get<std::uint32_t>("version"); v != detail::kCheckpointVersion)
+    throw std::runtime_error(where + "unsupported version " + std::to_string(v));
+  RunState state;
+  state.step = r.get<std::uint64_t>("step");
+  state.evaluations = r.get<std::uint64_t>("evaluations");
+  const auto n = r.get<std::uint64_t>("block count");
+  if (n != store.blocks().size())
+    throw std::runtime_error(where + "has " + std::to_string(n) + " blocks, the store has " +
+                             std::to_string(store.blocks().size()));
+  std::vector<std::vector<std::byte>> data(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Block& b = store.blocks()[i];
+    const auto len = r.get<std::uint32_t>("block name length");
+    if (len > 4096) throw std::runtime_error(where + "corrupt block name length");
+    std::string name(len, '\0');
+    r.bytes(name.data(), len, "block name");
+    const auto dt = r.get<std::uint8_t>("dtype");
+    const auto size = r.get<std::uint64_t>("block size");
+    if (name != b.name || dt != static_cast<std::uint8_t>(b.dtype) || size != b.size)
+      throw std::runtime_error(where + "block " + std::to_string(i) + " is '" + name + "' (" + std::to_string(size) +
+                               " elements), the store has '" + b.name + "' (" + std::to_string(b.size) + " " +
+                               std::string(to_string(b.dtype)) + ")");
+    data[i].resize(b.bytes());
+    r.bytes(data[i].data(), data[i].size(), ("block '" + name + "'").c_str());
+  }
+  const std::uint64_t expect = r.hash;
+  if (r.get<std::uint64_t>("checksum") != expect) throw std::runtime_error(where + "checksum mismatch (corrupt file)");
+  if (std::fgetc(f.get()) != EOF) throw std::runtime_error(where + "trailing bytes after the checksum");
+  for (std::size_t i = 0; i < n; ++i) std::memcpy(store.blocks()[i].data, data[i].data(), data[i].size());
+  return state;
+}
+
+}  // namespace zeroth

@@ -1,0 +1,56 @@
+#pragma once
+// Calls whichever hooks a callback implements: on_begin(RunInfo), on_step(StepInfo[, run]) -> [bool], on_end(Result).
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <typeinfo>
+
+#include "zeroth/optimizer/result.hpp"
+
+namespace zeroth {
+
+/// What a run is about to do; passed to on_begin.
+struct RunInfo {
+  std::size_t dimension = 0;
+  std::uint64_t max_steps = 0;
+  std::uint64_t first_step = 0;
+  int evaluations_per_step = 0;
+};
+
+namespace detail {
+
+template <class C>
+std::string callback_name(const C& c) {
+  if constexpr (requires { { c.name() } -> std::convertible_to<std::string>; })
+    return c.name();
+  else
+    return "a callback";
+}
+
+template <class C>
+void call_begin(C& c, const RunInfo& i) {
+  if constexpr (requires { c.on_begin(i); }) c.on_begin(i);
+}
+
+template <class C, class RunT>
+bool call_step(C& c, const StepInfo& i, RunT& run, std::string& who) {
+  bool go = true;
+  if constexpr (requires { { c.on_step(i, run) } -> std::convertible_to<bool>; })
+    go = c.on_step(i, run);
+  else if constexpr (requires { c.on_step(i, run); })
+    c.on_step(i, run);
+  else if constexpr (requires { { c.on_step(i) } -> std::convertible_to<bool>; })
+    go = c.on_step(i);
+  else if constexpr (requires { c.on_step(i); })
+    c.on_step(i);
+  if (!go && who.empty()) who = callback_name(c);
+  return go;
+}
+
+template <class C>
+void call_end(C& c, const Result& r) {
+  if constexpr (requires { c.on_end(r); }) c.on_end(r);
+}
+
+}  // namespace detail
+}  // namespace zeroth

@@ -1,0 +1,234 @@
+#pragma once
+// Run: the ask/tell state machine of one optimization over a store. The caller evaluates; the run perturbs in place.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+#include "zeroth/core/concepts.hpp"
+#include "zeroth/optimizer/options.hpp"
+#include "zeroth/optimizer/result.hpp"
+#include "zeroth/random/philox.hpp"
+#include "zeroth/sweeps/snapshot.hpp"
+#include "zeroth/sweeps/sweep.hpp"
+
+namespace zeroth {
+
+/// The counters that, with the options and the parameters, determine the rest of a run.
+struct RunState {
+  std::uint64_t step = 0;         ///< steps taken (the next step's index)
+  std::uint64_t evaluations = 0;  ///< objective evaluations so far
+};
+
+/// Ask/tell over a store: ask() moves the parameters to the next point to evaluate; tell(loss) records it and,
+/// after the step's last evaluation, applies the update and returns the step's summary.
+///   auto run = opt.run(store);
+///   while (run.step() < 100) { run.ask(); if (auto info = run.tell(model.loss())) log(*info); }
+template <Estimator E, Preconditioner R>
+class Run {
+ public:
+  using estimator_type = E;
+  using preconditioner_type = R;
+
+  Run(BufferStore& store, const Options& options, const E& estimator, R& rule, RunState state = {})
+      : store_(store), opt_(options), est_(estimator), rule_(rule), state_(state) {
+    opt_.validate();
+    const std::size_t q = static_cast<std::size_t>(est_.directions());
+    seeds_.resize(q);
+    norms_.resize(q);
+    offset_.resize(q);
+    target_.resize(q);
+    g_.resize(q);
+    scratch_a_.resize(q);
+    scratch_b_.resize(q);
+    active_seeds_.resize(q);
+    active_coeff_.resize(q);
+    losses_.resize(static_cast<std::size_t>(est_.evaluations()));
+    partials_.resize(store_.chunks().size());
+    if (opt_.rollback == Rollback::snapshot) snapshot_ = Snapshot(store_);
+    start_ = std::chrono::steady_clock::now();
+  }
+
+  /// Moves the parameters to the next point to evaluate (beginning a step when none is under way).
+  Ask ask() {
+    if (eval_ < 0) begin_step();
+    if (asked_) throw std::logic_error("zeroth: ask() called twice without tell()");
+    move_to(eval_);
+    asked_ = true;
+    return {state_.step, eval_, est_.evaluations()};
+  }
+
+  /// Records the loss at the asked point; returns the step's summary after its last evaluation (or a rollback).
+  std::optional<StepInfo> tell(double loss) {
+    if (!asked_) throw std::logic_error("zeroth: tell() called without ask()");
+    asked_ = false;
+    ++state_.evaluations;
+    losses_[static_cast<std::size_t>(eval_)] = loss;
+    if (!std::isfinite(loss)) {
+      failed_eval_ = eval_;
+      rollback();
+      return finish(SweepStats{}, true);
+    }
+    if (++eval_ < est_.evaluations()) return std::nullopt;
+    est_.estimate(losses_, eps_, g_);
+    return finish(update(), false);
+  }
+
+  /// Abandons the step under way and returns the parameters to where it began.
+  void rollback() {
+    if (snapshot_taken_) {
+      restore_snapshot(store_, snapshot_, opt_.threads);
+    } else if (std::any_of(offset_.begin(), offset_.end(), [](double v) { return v != 0.0; })) {
+      std::fill(target_.begin(), target_.end(), 0.0);
+      linear_sweep();
+    }
+    std::fill(offset_.begin(), offset_.end(), 0.0);
+  }
+
+  /// Re-applies a recorded step without evaluating: the same sweeps, so the same bits.
+  /// `failed_evaluation` is the evaluation whose loss was not finite (the step was rolled back), or -1.
+  StepInfo replay(std::uint64_t step, std::span<const double> g, int failed_evaluation = -1) {
+    if (eval_ >= 0) throw std::logic_error("zeroth: replay() during a step");
+    if (step != state_.step) throw std::invalid_argument("zeroth: replay of step " + std::to_string(step) +
+                                                         " but the run is at step " + std::to_string(state_.step));
+    if (g.size() != g_.size()) throw std::invalid_argument("zeroth: replay record has the wrong number of directions");
+    const bool rolled_back = failed_evaluation >= 0;
+    begin_step();
+    const int last = rolled_back ? std::min(failed_evaluation, est_.evaluations() - 1) : est_.evaluations() - 1;
+    for (int j = 0; j <= last; ++j) move_to(j);
+    if (rolled_back) {
+      eval_ = last;
+      rollback();
+      return *finish(SweepStats{}, true);
+    }
+    std::copy(g.begin(), g.end(), g_.begin());
+    return *finish(update(), false);
+  }
+
+  std::uint64_t step() const noexcept { return state_.step; }
+  /// Wall time since the run was created.
+  double seconds() const noexcept {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  const RunState& state() const noexcept { return state_; }
+  bool in_step() const noexcept { return eval_ >= 0; }
+  int failed_evaluation() const noexcept { return failed_eval_; }
+  const Options& options() const noexcept { return opt_; }
+  const E& estimator() const noexcept { return est_; }
+  BufferStore& store() noexcept { return store_; }
+  const BufferStore& store() const noexcept { return store_; }
+  /// Extra bytes this run holds beyond the parameters (the snapshot, when rollback is bit-exact).
+  std::size_t extra_bytes() const noexcept { return snapshot_.bytes(); }
+
+ private:
+  Snapshot* snapshot_ptr() noexcept { return snapshot_.empty() ? nullptr : &snapshot_; }
+
+  SweepStats update() {
+    UpdateContext c{.store = store_,
+                    .snapshot = snapshot_ptr(),
+                    .direction = est_.direction(),
+                    .seeds = seeds_,
+                    .norms = norms_,
+                    .offset = offset_,
+                    .g = g_,
+                    .learning_rate = lr_,
+                    .weight_decay = opt_.weight_decay,
+                    .from_snapshot = snapshot_taken_,
+                    .rounding = opt_.rounding,
+                    .rounding_seed = random::mix64(step_seed_ ^ 0x5BD1E995u),
+                    .threads = opt_.threads,
+                    .scratch_a = scratch_a_,
+                    .scratch_b = scratch_b_};
+    return rule_.update(c);
+  }
+
+  void begin_step() {
+    const std::uint64_t t = state_.step;
+    step_seed_ = random::step_seed(opt_.seed, t, 0);
+    for (std::size_t k = 0; k < seeds_.size(); ++k) seeds_[k] = random::mix64(step_seed_ + k);
+    lr_ = opt_.learning_rate * opt_.lr_schedule.factor(t, opt_.max_steps);
+    eps_ = opt_.epsilon * opt_.eps_schedule.factor(t, opt_.max_steps);
+    for (std::size_t k = 0; k < seeds_.size(); ++k) {
+      norms_[k] = 1.0;
+      if (est_.direction() == Direction::sphere) {
+        const double s = gaussian_sq_norm(store_, seeds_[k], partials_, opt_.threads);
+        norms_[k] = s > 0 ? std::sqrt(static_cast<double>(store_.dimension()) / s) : 0.0;
+      }
+    }
+    std::fill(offset_.begin(), offset_.end(), 0.0);
+    std::fill(losses_.begin(), losses_.end(), 0.0);
+    snapshot_taken_ = false;
+    eval_ = 0;
+    failed_eval_ = -1;
+  }
+
+  void move_to(int j) {
+    est_.point(j, target_);
+    for (std::size_t k = 0; k < target_.size(); ++k) target_[k] *= eps_ * norms_[k];
+    if (std::equal(target_.begin(), target_.end(), offset_.begin())) return;
+    linear_sweep();
+  }
+
+  // Moves from offset_ to target_ in one sweep (from the snapshot once it exists: exact points, no drift).
+  void linear_sweep() {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < target_.size(); ++k) {
+      const double c = snapshot_taken_ ? target_[k] : target_[k] - offset_[k];
+      if (c != 0.0) {
+        active_seeds_[n] = seeds_[k];
+        active_coeff_[n++] = c;
+      }
+    }
+    SweepPlan p{.kind = est_.direction(),
+                .seeds = std::span<const std::uint64_t>(active_seeds_).first(n),
+                .coeff = std::span<const double>(active_coeff_).first(n)};
+    if (!snapshot_.empty()) {
+      p.from_snapshot = snapshot_taken_;
+      p.save_snapshot = !snapshot_taken_;
+    }
+    sweep(store_, snapshot_ptr(), p, opt_.threads);
+    snapshot_taken_ = !snapshot_.empty();
+    std::copy(target_.begin(), target_.end(), offset_.begin());
+  }
+
+  std::optional<StepInfo> finish(SweepStats st, bool rolled_back) {
+    const int n = rolled_back ? eval_ + 1 : est_.evaluations();
+    double sum = 0;
+    for (int j = 0; j < n; ++j) sum += losses_[static_cast<std::size_t>(j)];
+    StepInfo info;
+    info.step = state_.step;
+    info.seed = step_seed_;
+    info.loss = sum / n;
+    info.projected_gradient = g_;
+    info.learning_rate = lr_;
+    info.epsilon = eps_;
+    info.evaluations = state_.evaluations;
+    info.vanished = st.vanished;
+    info.rolled_back = rolled_back;
+    info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (rolled_back) std::fill(g_.begin(), g_.end(), 0.0);
+    std::fill(offset_.begin(), offset_.end(), 0.0);
+    ++state_.step;
+    eval_ = -1;
+    return info;
+  }
+
+  BufferStore& store_;
+  Options opt_;
+  E est_;
+  R& rule_;
+  RunState state_;
+  Snapshot snapshot_;
+  std::vector<std::uint64_t> seeds_, active_seeds_;
+  std::vector<double> norms_, offset_, target_, g_, scratch_a_, scratch_b_, active_coeff_, losses_, partials_;
+  std::uint64_t step_seed_ = 0;
+  double lr_ = 0, eps_ = 0;
+  int eval_ = -1, failed_eval_ = -1;
+  bool asked_ = false, snapshot_taken_ = false;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace zeroth

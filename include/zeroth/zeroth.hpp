@@ -1,0 +1,21 @@
+#pragma once
+// zeroth: header-only zeroth-order optimization. The umbrella header: everything but CUDA and the LLM backends.
+
+#include "zeroth/core/concepts.hpp"
+#include "zeroth/random/direction.hpp"
+#include "zeroth/random/philox.hpp"
+#include "zeroth/schedules/schedule.hpp"
+#include "zeroth/stores/buffer_store.hpp"
+#include "zeroth/stores/dtype.hpp"
+#include "zeroth/stores/eigen_store.hpp"
+#include "zeroth/sweeps/sweep.hpp"
+#include "zeroth/estimators/rge.hpp"
+#include "zeroth/preconditioners/identity.hpp"
+#include "zeroth/optimizer/minibatch.hpp"
+#include "zeroth/optimizer/optimizer.hpp"
+#include "zeroth/callbacks/checkpointer.hpp"
+#include "zeroth/callbacks/loggers.hpp"
+#include "zeroth/callbacks/progress_bar.hpp"
+#include "zeroth/callbacks/stopping.hpp"
+#include "zeroth/io/checkpoint.hpp"
+#include "zeroth/io/trajectory.hpp"
