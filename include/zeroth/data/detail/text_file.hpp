@@ -1,0 +1,70 @@
+#pragma once
+// Internal: whole-file reading split into lines, and "file:line: problem" errors for the loaders.
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace zeroth::data::detail {
+
+/// Throws "zeroth: <path>:<line>: <problem>" (no line part when `line` is 0).
+[[noreturn]] inline void fail(const std::filesystem::path& path, std::size_t line, const std::string& problem) {
+  std::string where = path.string();
+  if (line != 0) where += ":" + std::to_string(line);
+  throw std::runtime_error("zeroth: " + where + ": " + problem);
+}
+
+/// One line of a text file, without its terminator.
+struct Line {
+  std::string_view text;  ///< Contents, CR of a CRLF ending and UTF-8 BOM removed.
+  std::size_t number;     ///< 1-based line number.
+};
+
+/// A text file read whole; `lines` view into `bytes`.
+struct TextFile {
+  std::string bytes;        ///< The file's contents.
+  std::vector<Line> lines;  ///< Its lines; trailing empty lines are dropped, inner ones kept.
+};
+
+/// Reads `path` and splits it at LF, accepting CRLF endings, a missing final newline and trailing empty lines.
+inline TextFile read_lines(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, 0, std::string("cannot open file (") + std::strerror(errno) + ")");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) fail(path, 0, "read error");
+  TextFile file{std::move(ss).str(), {}};
+  std::string_view rest = file.bytes;
+  if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);
+  for (std::size_t number = 1; !rest.empty(); ++number) {
+    std::size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    file.lines.push_back({line, number});
+  }
+  while (!file.lines.empty() && file.lines.back().text.find_first_not_of(" \t") == std::string_view::npos)
+    file.lines.pop_back();
+  return file;
+}
+
+/// `s` without leading and trailing spaces and tabs.
+inline std::string_view trim(std::string_view s) {
+  std::size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+/// Quotes `s` for a message, shortened to `max` characters.
+inline std::string quote(std::string_view s, std::size_t max = 40) {
+  if (s.size() > max) return "'" + std::string(s.substr(0, max)) + "...'";
+  return "'" + std::string(s) + "'";
+}
+
+}  // namespace zeroth::data::detail
