@@ -1,15 +1,14 @@
 // Tests for zeroth/data: the real SST-2 / SuperGLUE / FewGLUE files, malformed inputs, k-shot sampling.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "zeroth/data/load.hpp"
 #include "zeroth/data/sampling.hpp"
@@ -260,21 +259,26 @@ TEST_CASE("data: malformed SST-2 rows are rejected with file:line", "[data][erro
 }
 
 TEST_CASE("data: malformed jsonl records are rejected with file:line", "[data][errors]") {
-  const std::string rte_ok = R"({"premise": "p", "hypothesis": "h", "label": "entailment"})" "\n";
+  const std::string rte_ok = R"({"premise": "p", "hypothesis": "h", "label": "entailment"})"
+                             "\n";
   check_rejected(Task::rte, "badjson.jsonl", rte_ok + "{\"premise\": \"p\",\n", 2, "invalid JSON at column");
   check_rejected(Task::rte, "array.jsonl", rte_ok + "[1, 2]\n", 2, "expected a JSON object, got array");
   check_rejected(Task::rte, "nopremise.jsonl", rte_ok + R"({"hypothesis": "h", "label": "entailment"})", 2,
                  "missing field 'premise'");
   check_rejected(Task::rte, "numpremise.jsonl", R"({"premise": 3, "hypothesis": "h", "label": "entailment"})", 1,
                  "field 'premise' must be a string, got number");
-  check_rejected(Task::rte, "badlabel.jsonl", rte_ok + rte_ok + R"({"premise": "p", "hypothesis": "h", "label": "maybe"})",
-                 3, "label 'maybe' is not one of entailment, not_entailment");
+  check_rejected(Task::rte, "badlabel.jsonl",
+                 rte_ok + rte_ok + R"({"premise": "p", "hypothesis": "h", "label": "maybe"})", 3,
+                 "label 'maybe' is not one of entailment, not_entailment");
   check_rejected(Task::cb, "cblabel.jsonl", R"({"premise": "p", "hypothesis": "h", "label": "not_entailment"})", 1,
                  "is not one of entailment, contradiction, neutral");
   check_rejected(Task::rte, "mixed.jsonl", rte_ok + R"({"premise": "p", "hypothesis": "h"})", 2,
                  "missing field 'label'");
-  check_rejected(Task::rte, "mixed2.jsonl", R"({"premise": "p", "hypothesis": "h"})" "\n" + rte_ok, 2,
-                 "unexpected field 'label'");
+  check_rejected(Task::rte, "mixed2.jsonl",
+                 R"({"premise": "p", "hypothesis": "h"})"
+                 "\n" +
+                     rte_ok,
+                 2, "unexpected field 'label'");
   check_rejected(Task::rte, "innerblank.jsonl", rte_ok + "\r\n" + rte_ok, 2, "empty line");
   check_rejected(Task::boolq, "boolqstr.jsonl", R"({"passage": "p", "question": "q", "label": "true"})", 1,
                  "field 'label' must be a boolean, got string");

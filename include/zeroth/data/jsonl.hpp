@@ -1,12 +1,11 @@
 #pragma once
 // SuperGLUE / FewGLUE JSON-lines files: RTE, CB, BoolQ, COPA.
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "detail/text_file.hpp"
 #include "example.hpp"
@@ -115,8 +114,9 @@ inline std::vector<Example> read_jsonl(Task task, const std::filesystem::path& p
     bool has_label = json.contains("label");
     if (out.empty()) labelled = has_label;
     if (has_label != labelled)
-      fail(path, n, labelled ? "missing field 'label' (earlier lines are labelled)"
-                             : "unexpected field 'label' (earlier lines are unlabelled)");
+      fail(path, n,
+           labelled ? "missing field 'label' (earlier lines are labelled)"
+                    : "unexpected field 'label' (earlier lines are unlabelled)");
     Example ex;
     ex.line = n;
     parse_record(task, JsonRecord{json, path, n}, labelled, ex);

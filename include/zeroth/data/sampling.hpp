@@ -60,10 +60,10 @@ inline std::vector<std::size_t> class_counts(std::span<const Example> data, int 
 
 /// A k-shot sample: the chosen examples and where they came from.
 struct KShot {
-  std::vector<Example> examples;      ///< The sample, classes interleaved in an order fixed by the seed.
-  std::vector<std::size_t> indices;   ///< Position of each chosen example in the source, parallel to `examples`.
-  std::vector<std::size_t> per_class; ///< How many of each class were drawn: k, or all there were when fewer.
-  std::size_t k = 0;                  ///< The k asked for.
+  std::vector<Example> examples;       ///< The sample, classes interleaved in an order fixed by the seed.
+  std::vector<std::size_t> indices;    ///< Position of each chosen example in the source, parallel to `examples`.
+  std::vector<std::size_t> per_class;  ///< How many of each class were drawn: k, or all there were when fewer.
+  std::size_t k = 0;                   ///< The k asked for.
   /// Whether every class got its full k.
   bool complete() const {
     for (std::size_t c : per_class)

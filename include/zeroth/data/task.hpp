@@ -17,11 +17,16 @@ inline constexpr std::array<Task, 5> all_tasks{Task::sst2, Task::rte, Task::cb, 
 /// The task's lower-case name, as accepted by `task_from_string`: "sst2", "rte", "cb", "boolq", "copa".
 constexpr std::string_view task_name(Task task) {
   switch (task) {
-    case Task::sst2: return "sst2";
-    case Task::rte: return "rte";
-    case Task::cb: return "cb";
-    case Task::boolq: return "boolq";
-    case Task::copa: return "copa";
+    case Task::sst2:
+      return "sst2";
+    case Task::rte:
+      return "rte";
+    case Task::cb:
+      return "cb";
+    case Task::boolq:
+      return "boolq";
+    case Task::copa:
+      return "copa";
   }
   return "?";
 }
@@ -37,11 +42,16 @@ inline constexpr std::string_view copa_labels[] = {"choice1", "choice2"};
 /// Names of the task's classes, indexed by label: e.g. CB {"entailment", "contradiction", "neutral"}.
 constexpr std::span<const std::string_view> label_names(Task task) {
   switch (task) {
-    case Task::sst2: return detail::sst2_labels;
-    case Task::rte: return detail::rte_labels;
-    case Task::cb: return detail::cb_labels;
-    case Task::boolq: return detail::boolq_labels;
-    case Task::copa: return detail::copa_labels;
+    case Task::sst2:
+      return detail::sst2_labels;
+    case Task::rte:
+      return detail::rte_labels;
+    case Task::cb:
+      return detail::cb_labels;
+    case Task::boolq:
+      return detail::boolq_labels;
+    case Task::copa:
+      return detail::copa_labels;
   }
   return {};
 }

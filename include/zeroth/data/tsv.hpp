@@ -19,8 +19,7 @@ inline int sst2_label(std::string_view s, const std::filesystem::path& path, std
 }
 
 /// Checks and stores an SST-2 sentence, trimmed of surrounding spaces.
-inline Example sst2_example(std::string_view sentence, int label, const std::filesystem::path& path,
-                            std::size_t line) {
+inline Example sst2_example(std::string_view sentence, int label, const std::filesystem::path& path, std::size_t line) {
   sentence = trim(sentence);
   if (sentence.empty()) fail(path, line, "empty sentence");
   Example ex;
@@ -42,8 +41,7 @@ inline std::vector<Example> read_sst2_tsv(const std::filesystem::path& path) {
   if (file.lines.empty()) fail(path, 0, "no examples (empty file)");
   std::string_view first = file.lines.front().text;
   bool header = first.find('\t') != std::string_view::npos;
-  if (header && first != "sentence\tlabel")
-    fail(path, 1, "header " + quote(first) + " is not 'sentence<TAB>label'");
+  if (header && first != "sentence\tlabel") fail(path, 1, "header " + quote(first) + " is not 'sentence<TAB>label'");
   std::vector<Example> out;
   out.reserve(file.lines.size());
   for (std::size_t i = header ? 1 : 0; i < file.lines.size(); ++i) {
