@@ -49,7 +49,7 @@ class Minibatch {
     for (std::size_t i = n_; i > 1; --i) {  // Fisher-Yates with counter-based randomness
       const auto w = random::philox(seed_, static_cast<std::uint32_t>(epoch), i, Stream::sampling);
       const std::uint64_t r = (std::uint64_t(w[1]) << 32) | w[0];
-      const auto j = static_cast<std::size_t>((static_cast<unsigned __int128>(r) * i) >> 64);
+      const auto j = static_cast<std::size_t>(r % i);  // bias below i / 2^64
       std::swap(perm_[i - 1], perm_[j]);
     }
     epoch_ = epoch;

@@ -75,7 +75,7 @@ class Optimizer {
     Run<E, R> run(store, opt_, est_, rule_, state_);
     const RunState begin = state_;
     Result result;
-    RunInfo info{store.dimension(), opt_.max_steps, begin.step, est_.evaluations()};
+    [[maybe_unused]] RunInfo info{store.dimension(), opt_.max_steps, begin.step, est_.evaluations()};
     (detail::call_begin(callbacks, info), ...);
     while (run.step() < opt_.max_steps) {
       if constexpr (MinibatchObjective<F>) f.next_batch(run.step());

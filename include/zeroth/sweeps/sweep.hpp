@@ -134,7 +134,7 @@ inline SweepStats sweep(BufferStore& store, Snapshot* snapshot, const SweepPlan&
   const auto blocks = store.blocks();
   const long n = static_cast<long>(chunks.size());
   std::size_t vanished = 0;
-#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1) reduction(+ : vanished)
+#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1) reduction(+ : vanished) if (n > 1)
   for (long c = 0; c < n; ++c) {
     const auto& ch = chunks[c];
     const Block& b = blocks[ch.block];
@@ -168,7 +168,7 @@ inline void restore_snapshot(BufferStore& store, Snapshot& snapshot, int threads
   const auto chunks = store.chunks();
   const auto blocks = store.blocks();
   const long n = static_cast<long>(chunks.size());
-#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1) if (n > 1)
   for (long c = 0; c < n; ++c) {
     const auto& ch = chunks[c];
     const std::size_t es = size_of(blocks[ch.block].dtype);
@@ -184,7 +184,7 @@ inline double gaussian_sq_norm(const BufferStore& store, std::uint64_t seed, std
   const auto chunks = store.chunks();
   if (partials.size() < chunks.size()) throw std::logic_error("zeroth: partials buffer too small");
   const long n = static_cast<long>(chunks.size());
-#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(detail::thread_count(threads)) schedule(dynamic, 1) if (n > 1)
   for (long c = 0; c < n; ++c) {
     const auto& ch = chunks[c];
     alignas(64) float z[random::kGroup];

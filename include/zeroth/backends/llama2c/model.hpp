@@ -1,14 +1,19 @@
 #pragma once
 // Batched CPU forward pass of a llama2.c Llama model: ragged sequences packed into one matrix per projection.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include <Eigen/Core>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "config.hpp"
 #include "kv_cache.hpp"
@@ -45,87 +50,44 @@ class Model {
   /// With `caches` (one per sequence), each sequence continues after its cache's `length` positions and extends it.
   RowMatrix hidden_states(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
     const Config& c = config();
-    const Eigen::Index dim = c.dim, kv_dim = c.kv_dim(), hs = c.head_size();
     const std::size_t B = sequences.size();
     if (caches && caches->size() != B) throw std::invalid_argument("zeroth: need one KV cache per sequence");
-
-    std::vector<Eigen::Index> offset(B + 1, 0), start(B, 0);  // packed row offsets; first position per sequence
-    for (std::size_t b = 0; b < B; ++b) {
+    std::vector<Eigen::Index> offset(B + 1, 0);
+    for (std::size_t b = 0; b < B; ++b) {  // validate here: nothing may throw inside the parallel region below
       const auto T = static_cast<Eigen::Index>(sequences[b].size());
-      if (caches) start[b] = (*caches)[b].length;
-      const Eigen::Index limit = caches ? (*caches)[b].capacity : c.seq_len;
-      if (start[b] + T > limit)
-        throw std::length_error("zeroth: sequence of " + std::to_string(start[b] + T) + " tokens exceeds the limit " +
+      const Eigen::Index start = caches ? (*caches)[b].length : 0;
+      const Eigen::Index limit = caches ? std::min((*caches)[b].capacity, c.seq_len) : c.seq_len;
+      if (start + T > limit)
+        throw std::length_error("zeroth: sequence of " + std::to_string(start + T) + " tokens exceeds the limit " +
                                 std::to_string(limit));
-      offset[b + 1] = offset[b] + T;
-    }
-    const Eigen::Index N = offset[B];
-    std::vector<int> position(static_cast<std::size_t>(N));
-    RowMatrix x(N, dim);
-    for (std::size_t b = 0; b < B; ++b)
-      for (Eigen::Index t = 0; t < offset[b + 1] - offset[b]; ++t) {
-        const int token = sequences[b][static_cast<std::size_t>(t)];
+      for (int token : sequences[b])
         if (token < 0 || token >= c.vocab_size)
           throw std::out_of_range("zeroth: token id " + std::to_string(token) + " is outside the vocabulary");
-        position[static_cast<std::size_t>(offset[b] + t)] = static_cast<int>(start[b] + t);
-        x.row(offset[b] + t) = Eigen::Map<const Eigen::RowVectorXf>(
-            weights_.token_embedding.data() + static_cast<std::size_t>(token) * dim, dim);
-      }
-
-    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3;
-    for (int l = 0; l < c.n_layers; ++l) {
-      rmsnorm(xn, x, weights_.rms_att.data() + l * dim);
-      q.noalias() = xn * matrix(weights_.wq, l, dim, dim).transpose();
-      k.noalias() = xn * matrix(weights_.wk, l, kv_dim, dim).transpose();
-      v.noalias() = xn * matrix(weights_.wv, l, kv_dim, dim).transpose();
-      rope(q, position);
-      rope(k, position);
-
-      const int group = c.n_heads / c.n_kv_heads;
-      const auto tasks = static_cast<long>(B) * c.n_heads;
-      if (caches)
-        for (std::size_t b = 0; b < B; ++b) {
-          auto& cache = (*caches)[b];
-          const Eigen::Index T = offset[b + 1] - offset[b];
-          cache.keys[l].middleRows(start[b], T) = k.middleRows(offset[b], T);
-          cache.values[l].middleRows(start[b], T) = v.middleRows(offset[b], T);
-        }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic)
-#endif
-      for (long task = 0; task < tasks; ++task) {
-        const auto b = static_cast<std::size_t>(task / c.n_heads);
-        const auto head = static_cast<Eigen::Index>(task % c.n_heads);
-        const Eigen::Index T = offset[b + 1] - offset[b];
-        if (T == 0) continue;
-        const Eigen::Index kv_col = (head / group) * hs, P = start[b] + T;  // P: positions visible to the last token
-        const RowMatrix& keys = caches ? (*caches)[b].keys[l] : k;
-        const RowMatrix& values = caches ? (*caches)[b].values[l] : v;
-        const Eigen::Index kv_row = caches ? 0 : offset[b];
-        RowMatrix scores = q.block(offset[b], head * hs, T, hs) * keys.block(kv_row, kv_col, P, hs).transpose();
-        scores /= std::sqrt(static_cast<float>(hs));
-        for (Eigen::Index t = 0; t < T; ++t) {  // causal softmax over positions 0..start+t
-          auto row = scores.row(t).head(start[b] + t + 1).array();
-          row = (row - row.maxCoeff()).exp();
-          row /= row.sum();
-          scores.row(t).tail(P - start[b] - t - 1).setZero();
-        }
-        att.block(offset[b], head * hs, T, hs).noalias() = scores * values.block(kv_row, kv_col, P, hs);
-      }
-      x.noalias() += att * matrix(weights_.wo, l, dim, dim).transpose();
-
-      rmsnorm(xn, x, weights_.rms_ffn.data() + l * dim);
-      h1.noalias() = xn * matrix(weights_.w1, l, c.hidden_dim, dim).transpose();
-      h3.noalias() = xn * matrix(weights_.w3, l, c.hidden_dim, dim).transpose();
-      h1.array() = h1.array() / (1.0f + (-h1.array()).exp()) * h3.array();  // SwiGLU
-      x.noalias() += h1 * matrix(weights_.w2, l, dim, c.hidden_dim).transpose();
+      offset[b + 1] = offset[b] + T;
     }
-    if (caches)
-      for (std::size_t b = 0; b < B; ++b) (*caches)[b].length += static_cast<int>(sequences[b].size());
-    rmsnorm(xn, x, weights_.rms_final.data());
-    return xn;
+    // Split the batch into contiguous groups of about equal token counts, one per thread, each run start to end
+    // by one thread: a single parallel region per call (fork/join per layer collapses when cores are contended).
+    int groups = 1;
+#ifdef _OPENMP
+    groups = static_cast<int>(std::min<std::size_t>(B, static_cast<std::size_t>(omp_get_max_threads())));
+#endif
+    groups = std::max(groups, 1);
+    std::vector<std::size_t> first(static_cast<std::size_t>(groups) + 1, B);
+    first[0] = 0;
+    for (std::size_t b = 0, g = 1; b < B && g < first.size() - 1; ++b)
+      if (offset[b + 1] * groups >= offset[B] * static_cast<Eigen::Index>(g)) first[g++] = b + 1;
+    RowMatrix out(offset[B], c.dim);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
+#endif
+    for (int g = 0; g < groups; ++g) {
+      const std::size_t b0 = first[static_cast<std::size_t>(g)], b1 = first[static_cast<std::size_t>(g) + 1];
+      if (b0 >= b1 || offset[b1] == offset[b0]) continue;
+      out.middleRows(offset[b0], offset[b1] - offset[b0]) =
+          hidden_states_of(std::span(sequences).subspan(b0, b1 - b0), caches ? caches->data() + b0 : nullptr);
+    }
+    return out;
   }
-
   /// Logits of the rows of `hidden` [rows x vocab_size].
   RowMatrix classify(const Eigen::Ref<const RowMatrix>& hidden) const {
     const Config& c = config();
@@ -164,6 +126,82 @@ class Model {
   }
 
  private:
+  // The forward pass of already validated `sequences` (and their `caches`, if non-null), packed into one matrix.
+  RowMatrix hidden_states_of(std::span<const std::vector<int>> sequences, KvCache* caches) const {
+    const Config& c = config();
+    const Eigen::Index dim = c.dim, kv_dim = c.kv_dim(), hs = c.head_size();
+    const std::size_t B = sequences.size();
+    std::vector<Eigen::Index> offset(B + 1, 0), start(B, 0);  // packed row offsets; first position per sequence
+    for (std::size_t b = 0; b < B; ++b) {
+      if (caches) start[b] = caches[b].length;
+      offset[b + 1] = offset[b] + static_cast<Eigen::Index>(sequences[b].size());
+    }
+    const Eigen::Index N = offset[B];
+    std::vector<int> position(static_cast<std::size_t>(N));
+    RowMatrix x(N, dim);
+    for (std::size_t b = 0; b < B; ++b)
+      for (Eigen::Index t = 0; t < offset[b + 1] - offset[b]; ++t) {
+        const int token = sequences[b][static_cast<std::size_t>(t)];
+        position[static_cast<std::size_t>(offset[b] + t)] = static_cast<int>(start[b] + t);
+        x.row(offset[b] + t) = Eigen::Map<const Eigen::RowVectorXf>(
+            weights_.token_embedding.data() + static_cast<std::size_t>(token) * dim, dim);
+      }
+
+    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3;
+    for (int l = 0; l < c.n_layers; ++l) {
+      rmsnorm(xn, x, weights_.rms_att.data() + l * dim);
+      q.noalias() = xn * matrix(weights_.wq, l, dim, dim).transpose();
+      k.noalias() = xn * matrix(weights_.wk, l, kv_dim, dim).transpose();
+      v.noalias() = xn * matrix(weights_.wv, l, kv_dim, dim).transpose();
+      rope(q, position);
+      rope(k, position);
+
+      const int group = c.n_heads / c.n_kv_heads;
+      const auto tasks = static_cast<long>(B) * c.n_heads;
+      if (caches)
+        for (std::size_t b = 0; b < B; ++b) {
+          auto& cache = caches[b];
+          const Eigen::Index T = offset[b + 1] - offset[b];
+          cache.keys[l].middleRows(start[b], T) = k.middleRows(offset[b], T);
+          cache.values[l].middleRows(start[b], T) = v.middleRows(offset[b], T);
+        }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic)
+#endif
+      for (long task = 0; task < tasks; ++task) {
+        const auto b = static_cast<std::size_t>(task / c.n_heads);
+        const auto head = static_cast<Eigen::Index>(task % c.n_heads);
+        const Eigen::Index T = offset[b + 1] - offset[b];
+        if (T == 0) continue;
+        const Eigen::Index kv_col = (head / group) * hs, P = start[b] + T;  // P: positions visible to the last token
+        const RowMatrix& keys = caches ? caches[b].keys[l] : k;
+        const RowMatrix& values = caches ? caches[b].values[l] : v;
+        const Eigen::Index kv_row = caches ? 0 : offset[b];
+        RowMatrix scores = q.block(offset[b], head * hs, T, hs) * keys.block(kv_row, kv_col, P, hs).transpose();
+        scores /= std::sqrt(static_cast<float>(hs));
+        for (Eigen::Index t = 0; t < T; ++t) {  // causal softmax over positions 0..start+t
+          auto row = scores.row(t).head(start[b] + t + 1).array();
+          row = (row - row.maxCoeff()).exp();
+          row /= row.sum();
+          scores.row(t).tail(P - start[b] - t - 1).setZero();
+        }
+        att.block(offset[b], head * hs, T, hs).noalias() = scores * values.block(kv_row, kv_col, P, hs);
+      }
+      x.noalias() += att * matrix(weights_.wo, l, dim, dim).transpose();
+
+      rmsnorm(xn, x, weights_.rms_ffn.data() + l * dim);
+      h1.noalias() = xn * matrix(weights_.w1, l, c.hidden_dim, dim).transpose();
+      h3.noalias() = xn * matrix(weights_.w3, l, c.hidden_dim, dim).transpose();
+      h1.array() = h1.array() / (1.0f + (-h1.array()).exp()) * h3.array();  // SwiGLU
+      x.noalias() += h1 * matrix(weights_.w2, l, dim, c.hidden_dim).transpose();
+    }
+    if (caches)
+      for (std::size_t b = 0; b < B; ++b) caches[b].length += static_cast<int>(sequences[b].size());
+    rmsnorm(xn, x, weights_.rms_final.data());
+    return xn;
+  }
+
+
   // Layer `l` of a family of [rows x cols] row-major matrices.
   static Eigen::Map<const RowMatrix> matrix(const std::vector<float>& family, int l, Eigen::Index rows,
                                             Eigen::Index cols) {

@@ -75,7 +75,6 @@ inline F log_unit(const F& u) {
 template <class F>
 inline void box_muller(const typename MathOps<F>::U& w0, const typename MathOps<F>::U& w1, F& z0, F& z1) {
   using M = MathOps<F>;
-  using U = typename M::U;
   // u in (0, 1]: 31 random bits, never zero, so the radius is finite (at most 6.66).
   F u = (M::to_float(M::as_int(w0 >> 1)) + F(0.5f)) * F(4.656612873077393e-10f);
   F r = M::sqrt(F(-2.0f) * log_unit(u));
