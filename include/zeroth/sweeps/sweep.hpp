@@ -62,15 +62,18 @@ inline void combine_directions(const SweepPlan& p, std::span<const double> coeff
                                C* w) {
   using B = xsimd::batch<C>;
   alignas(64) float z[random::kGroup];
-  std::fill(w, w + random::kGroup, C(0));
+  if (p.seeds.empty()) std::fill(w, w + random::kGroup, C(0));
   for (std::size_t k = 0; k < p.seeds.size(); ++k) {
     random::direction_group(p.kind, p.seeds[k], block, g, z);
     const C c = static_cast<C>(coeff[k]);
     if constexpr (std::is_same_v<C, float>) {
-      for (std::size_t i = 0; i < random::kGroup; i += B::size)
-        xsimd::fma(B(c), B::load_aligned(z + i), B::load_aligned(w + i)).store_aligned(w + i);
+      for (std::size_t i = 0; i < random::kGroup; i += B::size) {
+        const B zc = B::load_aligned(z + i);  // the first term is c z, later ones fma(c, z, w): the same as a sum from 0
+        (k == 0 ? B(c) * zc : xsimd::fma(B(c), zc, B::load_aligned(w + i))).store_aligned(w + i);
+      }
     } else {
-      for (std::size_t i = 0; i < random::kGroup; ++i) w[i] = std::fma(c, static_cast<double>(z[i]), w[i]);
+      for (std::size_t i = 0; i < random::kGroup; ++i)
+        w[i] = k == 0 ? c * static_cast<double>(z[i]) : std::fma(c, static_cast<double>(z[i]), w[i]);
     }
   }
 }
