@@ -2,6 +2,19 @@
 # or FetchContent). Called by ctest with -DMODE -DSOURCE_DIR -DBUILD_DIR -DWORK_DIR.
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(args -DZEROTH_MODE=${MODE} -DZEROTH_SOURCE_DIR=${SOURCE_DIR})
+
+# The README's first ```cpp block must be a complete program that builds as written.
+file(READ "${SOURCE_DIR}/README.md" readme)
+string(FIND "${readme}" "```cpp\n" begin)
+if(begin LESS 0)
+  message(FATAL_ERROR "README.md has no ```cpp block")
+endif()
+math(EXPR begin "${begin} + 7")
+string(SUBSTRING "${readme}" ${begin} -1 rest)
+string(FIND "${rest}" "```" end)
+string(SUBSTRING "${rest}" 0 ${end} quickstart)
+file(WRITE "${WORK_DIR}/readme_quickstart.cpp" "${quickstart}")
+list(APPEND args -DZEROTH_README_SOURCE=${WORK_DIR}/readme_quickstart.cpp)
 if(MODE STREQUAL "find_package")
   execute_process(COMMAND ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix"
                   RESULT_VARIABLE rc OUTPUT_QUIET)
@@ -19,7 +32,9 @@ execute_process(COMMAND ${CMAKE_COMMAND} --build "${WORK_DIR}/build" RESULT_VARI
 if(rc)
   message(FATAL_ERROR "building the consumer (${MODE}) failed")
 endif()
-execute_process(COMMAND "${WORK_DIR}/build/consumer" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "the consumer (${MODE}) failed")
-endif()
+foreach(program consumer readme_quickstart)
+  execute_process(COMMAND "${WORK_DIR}/build/${program}" RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "${program} (${MODE}) failed")
+  endif()
+endforeach()
