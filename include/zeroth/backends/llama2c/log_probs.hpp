@@ -20,31 +20,28 @@ inline std::vector<Eigen::VectorXf> target_log_probs(const Model& model, const s
     if (inputs[b].size() != targets[b].size())
       throw std::invalid_argument("zeroth: each target sequence must be as long as its input");
   const int vocab = model.config().vocab_size;
-  const RowMatrix hidden = model.hidden_states(inputs);
-
   std::vector<int> flat_targets;
   for (const auto& t : targets) flat_targets.insert(flat_targets.end(), t.begin(), t.end());
-  for (int t : flat_targets)  // checked here: an exception must not escape the parallel loop below
+  for (int t : flat_targets)  // checked here: an exception must not escape the parallel region below
     if (t >= vocab) throw std::out_of_range("zeroth: target token " + std::to_string(t) + " is outside the vocabulary");
-  Eigen::VectorXf flat(hidden.rows());
-  constexpr Eigen::Index chunk = 256;  // bounds the logits held at once to chunk x vocab_size
-  for (Eigen::Index r0 = 0; r0 < hidden.rows(); r0 += chunk) {
-    const Eigen::Index rows = std::min(chunk, hidden.rows() - r0);
-    const RowMatrix logits = model.classify(hidden.middleRows(r0, rows));
-#ifdef _OPENMP
-#pragma omp parallel for
-#endif
-    for (Eigen::Index r = 0; r < rows; ++r) {
-      const int target = flat_targets[static_cast<std::size_t>(r0 + r)];
-      if (target < 0) {
-        flat(r0 + r) = 0.0f;
-        continue;
+  Eigen::VectorXf flat(static_cast<Eigen::Index>(flat_targets.size()));
+  model.forward_groups(inputs, [&](Eigen::Index first_row, const RowMatrix& hidden) {
+    constexpr Eigen::Index chunk = 256;  // bounds the logits held at once to chunk x vocab_size per thread
+    for (Eigen::Index r0 = 0; r0 < hidden.rows(); r0 += chunk) {
+      const Eigen::Index rows = std::min(chunk, hidden.rows() - r0);
+      const RowMatrix logits = model.classify(hidden.middleRows(r0, rows));
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        const int target = flat_targets[static_cast<std::size_t>(first_row + r0 + r)];
+        if (target < 0) {
+          flat(first_row + r0 + r) = 0.0f;
+          continue;
+        }
+        const float max = logits.row(r).maxCoeff();
+        const float log_sum = std::log((logits.row(r).array() - max).exp().sum());
+        flat(first_row + r0 + r) = logits(r, target) - max - log_sum;
       }
-      const float max = logits.row(r).maxCoeff();
-      const float log_sum = std::log((logits.row(r).array() - max).exp().sum());
-      flat(r0 + r) = logits(r, target) - max - log_sum;
     }
-  }
+  });
   std::vector<Eigen::VectorXf> out;
   Eigen::Index row = 0;
   for (const auto& t : targets) {

@@ -46,9 +46,13 @@ class Model {
   Weights& weights() { return weights_; }
   const Weights& weights() const { return weights_; }
 
-  /// Final RMS-normed hidden states of every token, packed sequence after sequence [sum of lengths x dim].
+  /// Runs the forward pass over contiguous groups of `sequences`, one group per OpenMP thread, calling
+  /// `visit(first_row, hidden)` from that thread with the group's final RMS-normed hidden states [rows x dim], whose
+  /// rows start at `first_row` of the packed order (sequence after sequence). `visit` must not throw.
   /// With `caches` (one per sequence), each sequence continues after its cache's `length` positions and extends it.
-  RowMatrix hidden_states(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
+  template <class Visit>
+  void forward_groups(const std::vector<std::vector<int>>& sequences, Visit&& visit,
+                      std::vector<KvCache>* caches = nullptr) const {
     const Config& c = config();
     const std::size_t B = sequences.size();
     if (caches && caches->size() != B) throw std::invalid_argument("zeroth: need one KV cache per sequence");
@@ -76,16 +80,28 @@ class Model {
     first[0] = 0;
     for (std::size_t b = 0, g = 1; b < B && g < first.size() - 1; ++b)
       if (offset[b + 1] * groups >= offset[B] * static_cast<Eigen::Index>(g)) first[g++] = b + 1;
-    RowMatrix out(offset[B], c.dim);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
 #endif
     for (int g = 0; g < groups; ++g) {
       const std::size_t b0 = first[static_cast<std::size_t>(g)], b1 = first[static_cast<std::size_t>(g) + 1];
       if (b0 >= b1 || offset[b1] == offset[b0]) continue;
-      out.middleRows(offset[b0], offset[b1] - offset[b0]) =
-          hidden_states_of(std::span(sequences).subspan(b0, b1 - b0), caches ? caches->data() + b0 : nullptr);
+      visit(offset[b0],
+            hidden_states_of(std::span(sequences).subspan(b0, b1 - b0), caches ? caches->data() + b0 : nullptr));
     }
+  }
+
+  /// Total number of tokens in `sequences` (rows of the packed order).
+  static Eigen::Index packed_rows(const std::vector<std::vector<int>>& sequences) {
+    Eigen::Index n = 0;
+    for (const auto& s : sequences) n += static_cast<Eigen::Index>(s.size());
+    return n;
+  }
+
+  /// Final RMS-normed hidden states of every token, packed [sum of lengths x dim]; see forward_groups.
+  RowMatrix hidden_states(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
+    RowMatrix out(packed_rows(sequences), config().dim);
+    forward_groups(sequences, [&](Eigen::Index row, const RowMatrix& h) { out.middleRows(row, h.rows()) = h; }, caches);
     return out;
   }
   /// Logits of the rows of `hidden` [rows x vocab_size].
@@ -97,7 +113,10 @@ class Model {
 
   /// Logits at every position of every sequence, packed [sum of lengths x vocab_size]; see hidden_states.
   RowMatrix packed_logits(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
-    return classify(hidden_states(sequences, caches));
+    RowMatrix out(packed_rows(sequences), config().vocab_size);
+    forward_groups(sequences, [&](Eigen::Index row, const RowMatrix& h) { out.middleRows(row, h.rows()) = classify(h); },
+                   caches);
+    return out;
   }
 
   /// Logits at every position, one [length x vocab_size] matrix per sequence (lengths may differ).
