@@ -64,9 +64,17 @@ class Tokenizer {
 
   /// Tokenizes `text` like run.c: dummy " " prefix, UTF-8 code points (else bytes + 3), then greedy best-score merges.
   std::vector<int> encode(std::string_view text, bool add_bos, bool add_eos) const {
+    return encode(text, add_bos, add_eos, true);
+  }
+
+  /// Tokenizes text that continues a prompt (a verbalizer such as " great"): no BOS, no dummy " " prefix.
+  std::vector<int> encode_continuation(std::string_view text) const { return encode(text, false, false, false); }
+
+ private:
+  std::vector<int> encode(std::string_view text, bool add_bos, bool add_eos, bool dummy_prefix) const {
     std::vector<int> tokens;
     if (add_bos) tokens.push_back(bos);
-    if (!text.empty()) push_piece(tokens, " ");
+    if (!text.empty() && dummy_prefix) push_piece(tokens, " ");
     std::string buffer;
     for (std::size_t i = 0; i < text.size(); ++i) {
       const auto c = static_cast<unsigned char>(text[i]);
@@ -100,6 +108,7 @@ class Tokenizer {
     return tokens;
   }
 
+ public:
   /// The text `token` prints after `prev_token`: leading space dropped after BOS, "<0xNN>" as the raw byte.
   std::string decode_piece(int prev_token, int token) const {
     std::string_view p = piece(token);

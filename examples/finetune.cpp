@@ -1,0 +1,162 @@
+// zeroth-finetune: fine-tune a llama2.c checkpoint on a prompt-classification task with forward passes only.
+//   zeroth-finetune --task sst2 --k 512 --steps 1000 --lr 1e-3 --out runs/sst2
+// Prints held-out accuracy before, during and after; writes metrics (JSONL), the trajectory log, a resumable
+// checkpoint and the fine-tuned model (llama2.c format) to --out. --resume continues a killed run bit-identically.
+#include <zeroth/backends/llama2c/checkpoint.hpp>
+#include <zeroth/backends/llama2c/prompt_classifier.hpp>
+#include <zeroth/data/load.hpp>
+#include <zeroth/data/sampling.hpp>
+#include <zeroth/zeroth.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace zeroth;
+
+namespace {
+
+struct Args {
+  std::string model = "../shared/models/stories260K/stories260K.bin";
+  std::string tokenizer = "../shared/models/stories260K/tok512.bin";
+  std::string task = "sst2", train, eval, out = "runs/finetune";
+  std::size_t k = 512, batch = 16, eval_examples = 300, directions = 1;
+  std::uint64_t steps = 1000, eval_every = 250, seed = 0;
+  double lr = 1e-3, eps = 1e-3, weight_decay = 0.0;
+  std::string direction = "gaussian";
+  int threads = 0;
+  bool resume = false;
+
+  std::string describe() const {  // what must match for --resume
+    std::ostringstream s;
+    s << "model=" << model << "\ntask=" << task << "\ntrain=" << train << "\neval=" << eval << "\nk=" << k
+      << "\nbatch=" << batch << "\nsteps=" << steps << "\nseed=" << seed << "\nlr=" << lr << "\neps=" << eps
+      << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction << "\n";
+    return s.str();
+  }
+};
+
+std::pair<std::string, std::string> default_files(data::Task task) {
+  const std::string d = "../shared/data/";
+  switch (task) {
+    case data::Task::sst2: return {d + "sst2/train.tsv", d + "sst2/dev.tsv"};
+    case data::Task::rte: return {d + "superglue/RTE/train.jsonl", d + "superglue/RTE/val.jsonl"};
+    case data::Task::cb: return {d + "superglue/CB/train.jsonl", d + "superglue/CB/val.jsonl"};
+    case data::Task::boolq: return {d + "fewglue/BoolQ/train.jsonl", ""};
+    case data::Task::copa: return {d + "fewglue/COPA/train.jsonl", ""};
+  }
+  return {};
+}
+
+// Prints and logs held-out accuracy every `every` steps.
+struct EvalCallback {
+  llama2c::PromptClassifier& heldout;
+  std::size_t n;
+  std::uint64_t every;
+  std::ofstream log;
+  void on_step(const StepInfo& s) {
+    if (every == 0 || (s.step + 1) % every != 0) return;
+    const auto ev = heldout.evaluate(n);
+    std::fprintf(stderr, "\n  step %llu: held-out loss %.4f accuracy %.1f%% (%zu examples)\n",
+                 static_cast<unsigned long long>(s.step + 1), ev.loss, 100 * ev.accuracy, ev.examples);
+    log << "{\"step\":" << s.step + 1 << ",\"eval_loss\":" << ev.loss << ",\"eval_accuracy\":" << ev.accuracy << "}\n"
+        << std::flush;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Args a;
+  CLI::App app{"Fine-tune a llama2.c model on a prompt-classification task with zeroth-order optimization"};
+  app.add_option("--model", a.model, "llama2.c checkpoint (legacy or version 1)")->capture_default_str();
+  app.add_option("--tokenizer", a.tokenizer, "llama2.c tokenizer")->capture_default_str();
+  app.add_option("--task", a.task, "sst2, rte, cb, boolq or copa")->capture_default_str();
+  app.add_option("--train", a.train, "training file (default: the task's file under ../shared/data)");
+  app.add_option("--eval", a.eval, "held-out file (default: the task's dev/val file; else a split of --train)");
+  app.add_option("--k", a.k, "training examples per class (0 = all)")->capture_default_str();
+  app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lr", a.lr, "learning rate")->capture_default_str();
+  app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str();
+  app.add_option("--weight-decay", a.weight_decay, "weight decay (norm weights exempt)")->capture_default_str();
+  app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--directions", a.directions, "directions q per step")->capture_default_str();
+  app.add_option("--direction", a.direction, "gaussian, rademacher or sphere")->capture_default_str();
+  app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str();
+  app.add_option("--threads", a.threads, "OpenMP threads (0 = all)")->capture_default_str();
+  app.add_option("--eval-every", a.eval_every, "steps between held-out evaluations (0 = only before/after)")
+      ->capture_default_str();
+  app.add_option("--eval-examples", a.eval_examples, "held-out examples evaluated")->capture_default_str();
+  app.add_option("--out", a.out, "output directory")->capture_default_str();
+  app.add_flag("--resume", a.resume, "continue the run in --out from its last checkpoint");
+  CLI11_PARSE(app, argc, argv);
+
+  const data::Task task = data::task_from_string(a.task);
+  auto [dtrain, deval] = default_files(task);
+  if (a.train.empty()) a.train = dtrain;
+  if (a.eval.empty()) a.eval = deval;
+  const Direction direction = direction_from_string(a.direction);
+
+  llama2c::Model model(llama2c::load_checkpoint(a.model));
+  const auto tokenizer = llama2c::Tokenizer::load(a.tokenizer, model.config().vocab_size);
+  auto train_all = data::load_task(task, a.train);
+  std::vector<data::Example> train, heldout;
+  if (!a.eval.empty()) {
+    heldout = data::load_task(task, a.eval);
+    train = a.k ? data::sample_k_shot(train_all, data::num_classes(task), a.k, a.seed).examples : train_all;
+  } else {  // no labelled held-out file: hold out a third of the training file
+    auto parts = data::split(train_all, train_all.size() * 2 / 3, a.seed);
+    train = std::move(parts.first);
+    heldout = std::move(parts.second);
+  }
+  heldout = data::take_first(heldout, std::min(heldout.size(), a.eval_examples));
+  std::printf("task %s: %zu training examples, %zu held-out; model %s (%zu parameters)\n", a.task.c_str(),
+              train.size(), heldout.size(), a.model.c_str(), static_cast<std::size_t>(model.config().parameter_count()));
+
+  llama2c::PromptClassifier trainer(model, tokenizer, task, train), evaluator(model, tokenizer, task, heldout);
+  BufferStore store = make_store(trainer);
+
+  fs::create_directories(a.out);
+  const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
+  Optimizer<RGE, Identity> opt({.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay,
+                                .max_steps = a.steps, .seed = a.seed, .threads = a.threads, .evaluate_final = false},
+                               RGE({.directions = static_cast<int>(a.directions), .direction = direction}));
+  if (a.resume) {
+    std::ifstream in(args_file);
+    std::stringstream saved;
+    saved << in.rdbuf();
+    if (saved.str() != a.describe())
+      throw std::runtime_error("--resume: the options differ from the run in '" + a.out + "' (see " +
+                               args_file.string() + ")");
+    if (fs::exists(ckpt)) opt.state() = zeroth::load_checkpoint(ckpt, store);
+    std::printf("resuming at step %llu\n", static_cast<unsigned long long>(opt.state().step));
+  } else {
+    io::write_atomic(args_file, a.describe());
+  }
+
+  const auto before = evaluator.evaluate();
+  std::printf("before: held-out loss %.4f accuracy %.1f%%\n", before.loss, 100 * before.accuracy);
+  BackendObjective objective(trainer, trainer.size(), std::min(a.batch, trainer.size()), a.seed);
+  const bool append = a.resume && opt.state().step > 0;
+  EvalCallback eval{evaluator, heldout.size(), a.eval_every,
+                    std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc)};
+  Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(fs::path(a.out) / "metrics.jsonl", append),
+                          TrajectoryRecorder(fs::path(a.out) / "trajectory.bin"),
+                          Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
+  if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state());
+  const auto after = evaluator.evaluate();
+  std::printf("after %llu steps: held-out loss %.4f accuracy %.1f%% (before %.1f%%); %.1f ms/step\n",
+              static_cast<unsigned long long>(opt.state().step), after.loss, 100 * after.accuracy,
+              100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0);
+  llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.weights(), llama2c::Format::legacy);
+  std::printf("wrote %s/{model.bin,checkpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str());
+  if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
+  return r.ok() ? 0 : 1;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "zeroth-finetune: %s\n", e.what());
+  return 2;
+}

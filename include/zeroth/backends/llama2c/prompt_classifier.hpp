@@ -1,0 +1,138 @@
+#pragma once
+// PromptClassifier: a llama2.c model as a zeroth backend for prompt-based classification. Each class's verbalizer is
+// scored by its mean log-likelihood after the prompt; the loss is cross-entropy over those scores.
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "zeroth/adapters/backend.hpp"
+#include "zeroth/backends/llama2c/log_probs.hpp"
+#include "zeroth/backends/llama2c/model.hpp"
+#include "zeroth/backends/llama2c/tokenizer.hpp"
+#include "zeroth/tasks/prompts.hpp"
+
+namespace zeroth::llama2c {
+
+/// Loss and accuracy of a batch, with the number of examples it covered.
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  std::size_t examples = 0;
+};
+
+/// Satisfies zeroth::Backend: parameters() are the model's tensors, loss(batch) indexes `examples`.
+class PromptClassifier {
+ public:
+  PromptClassifier(Model& model, const Tokenizer& tokenizer, data::Task task, std::vector<data::Example> examples)
+      : model_(model), tokenizer_(tokenizer), task_(task) {
+    for (const auto& e : examples) items_.push_back(tokenize(e));
+  }
+
+  /// Every model tensor as a block (norm weights exempt from weight decay).
+  std::vector<Block> parameters() {
+    std::vector<Block> out;
+    for (auto& t : model_.weights().tensors())
+      out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = true, .decay = t.decay}, t.shape});
+    return out;
+  }
+
+  double loss(std::span<const std::size_t> batch) { return score(batch, nullptr); }
+
+  std::vector<int> predict(std::span<const std::size_t> batch) {
+    std::vector<int> out;
+    score(batch, &out);
+    return out;
+  }
+
+  /// Loss and accuracy over examples [0, n) (all by default), in chunks of `chunk` examples.
+  Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
+    n = std::min(n, items_.size());
+    Evaluation ev;
+    std::vector<std::size_t> idx;
+    std::vector<int> pred;
+    for (std::size_t s = 0; s < n; s += chunk) {
+      idx.clear();
+      for (std::size_t i = s; i < std::min(n, s + chunk); ++i) idx.push_back(i);
+      ev.loss += score(idx, &pred) * static_cast<double>(idx.size());
+      for (std::size_t j = 0; j < idx.size(); ++j) ev.accuracy += pred[j] == items_[idx[j]].label;
+    }
+    ev.examples = n;
+    if (n) {
+      ev.loss /= static_cast<double>(n);
+      ev.accuracy /= static_cast<double>(n);
+    }
+    return ev;
+  }
+
+  std::size_t size() const noexcept { return items_.size(); }
+  Model& model() noexcept { return model_; }
+
+ private:
+  struct Item {
+    std::vector<int> context;                  // BOS + prompt tokens (truncated from the left to fit)
+    std::vector<std::vector<int>> candidates;  // verbalizer tokens per class
+    int label;
+  };
+
+  Item tokenize(const data::Example& e) const {
+    const tasks::Prompt p = tasks::make_prompt(task_, e);
+    Item it;
+    it.label = e.label;
+    std::size_t longest = 0;
+    for (const auto& c : p.candidates) {
+      it.candidates.push_back(tokenizer_.encode_continuation(c));
+      longest = std::max(longest, it.candidates.back().size());
+    }
+    it.context = tokenizer_.encode(p.context, true, false);
+    const std::size_t limit = static_cast<std::size_t>(model_.config().seq_len) - longest;
+    if (it.context.size() > limit)  // keep BOS and the end of the prompt, where the question is
+      it.context.erase(it.context.begin() + 1, it.context.begin() + 1 + static_cast<long>(it.context.size() - limit));
+    return it;
+  }
+
+  // Mean cross-entropy over the batch; fills predictions (argmax of the candidate scores) when asked.
+  double score(std::span<const std::size_t> batch, std::vector<int>* pred) {
+    inputs_.clear();
+    targets_.clear();
+    for (std::size_t i : batch) {
+      const Item& it = items_.at(i);
+      for (const auto& c : it.candidates) {
+        std::vector<int> seq = it.context;
+        seq.insert(seq.end(), c.begin(), c.end());
+        std::vector<int> tgt(seq.size(), -1);
+        for (std::size_t t = it.context.size(); t < seq.size(); ++t) tgt[t - 1] = seq[t];
+        seq.pop_back();
+        tgt.pop_back();
+        inputs_.push_back(std::move(seq));
+        targets_.push_back(std::move(tgt));
+      }
+    }
+    const auto lp = target_log_probs(model_, inputs_, targets_);
+    double total = 0;
+    if (pred) pred->clear();
+    std::size_t row = 0;
+    for (std::size_t i : batch) {
+      const Item& it = items_[i];
+      std::vector<double> s(it.candidates.size());
+      for (std::size_t c = 0; c < s.size(); ++c, ++row)
+        s[c] = lp[row].cast<double>().sum() / static_cast<double>(it.candidates[c].size());
+      const double mx = *std::max_element(s.begin(), s.end());
+      double z = 0;
+      for (double v : s) z += std::exp(v - mx);
+      total += -(s[static_cast<std::size_t>(it.label)] - mx - std::log(z));
+      if (pred) pred->push_back(static_cast<int>(std::max_element(s.begin(), s.end()) - s.begin()));
+    }
+    return total / static_cast<double>(batch.size());
+  }
+
+  Model& model_;
+  const Tokenizer& tokenizer_;
+  data::Task task_;
+  std::vector<Item> items_;
+  std::vector<std::vector<int>> inputs_, targets_;
+};
+
+static_assert(zeroth::BackendWithPredictions<PromptClassifier>);
+
+}  // namespace zeroth::llama2c
