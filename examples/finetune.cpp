@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -149,9 +151,12 @@ int main(int argc, char** argv) try {
                           Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
   if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state());
   const auto after = evaluator.evaluate();
-  std::printf("after %llu steps: held-out loss %.4f accuracy %.1f%% (before %.1f%%); %.1f ms/step\n",
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("after %llu steps: held-out loss %.4f accuracy %.1f%% (before %.1f%%); %.1f ms/step, peak RSS %.1f MiB\n",
               static_cast<unsigned long long>(opt.state().step), after.loss, 100 * after.accuracy,
-              100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0);
+              100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
+              static_cast<double>(ru.ru_maxrss) / 1024.0);
   llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.weights(), llama2c::Format::legacy);
   std::printf("wrote %s/{model.bin,checkpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str());
   if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());

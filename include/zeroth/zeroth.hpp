@@ -1,6 +1,7 @@
 #pragma once
 // zeroth: header-only zeroth-order optimization. The umbrella header: everything but CUDA and the LLM backends.
 
+#include "zeroth/adapters/backend.hpp"
 #include "zeroth/core/concepts.hpp"
 #include "zeroth/random/direction.hpp"
 #include "zeroth/random/philox.hpp"
@@ -19,3 +20,4 @@
 #include "zeroth/callbacks/stopping.hpp"
 #include "zeroth/io/checkpoint.hpp"
 #include "zeroth/io/trajectory.hpp"
+#include "zeroth/methods.hpp"
