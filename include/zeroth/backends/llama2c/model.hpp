@@ -114,8 +114,11 @@ class Model {
   /// Logits at every position of every sequence, packed [sum of lengths x vocab_size]; see hidden_states.
   RowMatrix packed_logits(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
     RowMatrix out(packed_rows(sequences), config().vocab_size);
-    forward_groups(sequences, [&](Eigen::Index row, const RowMatrix& h) { out.middleRows(row, h.rows()) = classify(h); },
-                   caches);
+    Eigen::Map<const RowMatrix> wcls(weights_.classifier(), config().vocab_size, config().dim);
+    forward_groups(
+        sequences,
+        [&](Eigen::Index row, const RowMatrix& h) { out.middleRows(row, h.rows()).noalias() = h * wcls.transpose(); },
+        caches);
     return out;
   }
 
