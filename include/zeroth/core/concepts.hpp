@@ -21,12 +21,26 @@ concept Estimator = requires(const E e, int j, std::span<double> out, std::span<
   e.estimate(loss, eps, out);
 };
 
+/// The number of scalars an estimator's estimate() writes: g_1..g_q, then any extras it declares with scalars()
+/// (a three-point estimator adds one curvature value per direction).
+template <class E>
+int scalar_count(const E& e) {
+  if constexpr (requires { e.scalars(); })
+    return e.scalars();
+  else
+    return e.directions();
+}
+
 /// A preconditioner / update rule: moves the parameters from the last evaluated point to the updated ones.
 template <class R>
 concept Preconditioner = requires(R r, UpdateContext& c) {
   { r.update(c) } -> std::same_as<SweepStats>;
   { R::name } -> std::convertible_to<const char*>;
 };
+
+/// A rule that declares `needs_curvature` (HiZOO's Hessian) needs an estimator that declares `reports_curvature`.
+template <class E, class R>
+concept CurvatureCompatible = !requires { R::needs_curvature; } || requires { E::reports_curvature; };
 
 /// A host parameter store: named blocks and the chunks sweeps run over.
 template <class S>

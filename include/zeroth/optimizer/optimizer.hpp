@@ -29,6 +29,8 @@ class Optimizer {
                               "point(int, span<double>) and estimate(span<const double>, double, span<double>)");
   static_assert(Preconditioner<R>, "zeroth: the preconditioner needs 'SweepStats update(UpdateContext&)' and a "
                                    "static 'name'");
+  static_assert(CurvatureCompatible<E, R>, "zeroth: this preconditioner needs curvature from the estimator (HiZOO's "
+                                           "DiagonalHessian needs ThreePointRGE)");
 
  public:
   explicit Optimizer(Options options = {}, E estimator = {}, R rule = {})

@@ -41,7 +41,7 @@ class Run {
     norms_.resize(q);
     offset_.resize(q);
     target_.resize(q);
-    g_.resize(q);
+    g_.resize(static_cast<std::size_t>(scalar_count(est_)));
     scratch_a_.resize(q);
     scratch_b_.resize(q);
     active_seeds_.resize(q);
@@ -49,6 +49,7 @@ class Run {
     losses_.resize(static_cast<std::size_t>(est_.evaluations()));
     partials_.resize(store_.chunks().size());
     if (opt_.rollback == Rollback::snapshot) snapshot_ = Snapshot(store_);
+    if constexpr (requires { rule_.prepare(store_); }) rule_.prepare(store_);  // the rule's state, allocated once
     start_ = std::chrono::steady_clock::now();
   }
 
@@ -118,6 +119,7 @@ class Run {
   int failed_evaluation() const noexcept { return failed_eval_; }
   const Options& options() const noexcept { return opt_; }
   const E& estimator() const noexcept { return est_; }
+  R& preconditioner() noexcept { return rule_; }
   BufferStore& store() noexcept { return store_; }
   const BufferStore& store() const noexcept { return store_; }
   /// Extra bytes this run holds beyond the parameters (the snapshot, when rollback is bit-exact).
@@ -185,6 +187,7 @@ class Run {
     SweepPlan p{.kind = est_.direction(),
                 .seeds = std::span<const std::uint64_t>(active_seeds_).first(n),
                 .coeff = std::span<const double>(active_coeff_).first(n)};
+    if constexpr (requires { rule_.direction_scale(); }) p.direction_scale = rule_.direction_scale();
     if (!snapshot_.empty()) {
       p.from_snapshot = snapshot_taken_;
       p.save_snapshot = !snapshot_taken_;

@@ -18,7 +18,7 @@ struct UpdateContext {
   std::span<const std::uint64_t> seeds;  ///< one per direction
   std::span<const double> norms;         ///< scale of each z_k (sqrt(d)/|g| for sphere directions, else 1)
   std::span<const double> offset;        ///< current displacement along z_k (norms included)
-  std::span<const double> g;             ///< projected gradients g_k
+  std::span<const double> g;             ///< projected gradients g_1..g_q, then any extra scalars of the estimator
   double learning_rate;
   double weight_decay;
   bool from_snapshot;

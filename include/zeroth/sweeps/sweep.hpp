@@ -36,6 +36,9 @@ struct SweepPlan {
   bool save_snapshot = false;  ///< copy x into the snapshot before changing it
   Rounding rounding = Rounding::nearest;
   std::uint64_t rounding_seed = 0;  ///< stream for stochastic rounding (unique per sweep)
+  /// Per trainable block, a per-element factor s multiplying the direction terms (null or empty: 1), as HiZOO's
+  /// H^{-1/2}: x <- a * source + s * sum_k c_k z_k.
+  std::span<const float* const> direction_scale{};
 };
 
 /// Counts a sweep reports.
@@ -56,25 +59,50 @@ inline compute_t<T> load_elem(const T& v) {
     return to_float(v);
 }
 
-/// w[0..64) <- sum_k c_k z_k for group g of `block` (vectorised with xsimd).
+/// w[0..64) <- sum_k c_k z_k for group g of `block` (vectorised with xsimd); with `w2`, also w2 <- sum_k c2_k z_k
+/// from the same generated z (one generation for both combinations).
 template <class C>
 inline void combine_directions(const SweepPlan& p, std::span<const double> coeff, std::uint32_t block, std::uint64_t g,
-                               C* w) {
+                               C* w, std::span<const double> coeff2 = {}, C* w2 = nullptr) {
   using B = xsimd::batch<C>;
   alignas(64) float z[random::kGroup];
   if (p.seeds.empty()) std::fill(w, w + random::kGroup, C(0));
-  for (std::size_t k = 0; k < p.seeds.size(); ++k) {
-    random::direction_group(p.kind, p.seeds[k], block, g, z);
-    const C c = static_cast<C>(coeff[k]);
+  if (p.seeds.empty() && w2) std::fill(w2, w2 + random::kGroup, C(0));
+  auto accumulate = [&](std::size_t k, C c, C* out) {
     if constexpr (std::is_same_v<C, float>) {
       for (std::size_t i = 0; i < random::kGroup; i += B::size) {
         const B zc = B::load_aligned(z + i);  // the first term is c z, later ones fma(c, z, w): the same as a sum from 0
-        (k == 0 ? B(c) * zc : xsimd::fma(B(c), zc, B::load_aligned(w + i))).store_aligned(w + i);
+        (k == 0 ? B(c) * zc : xsimd::fma(B(c), zc, B::load_aligned(out + i))).store_aligned(out + i);
       }
     } else {
       for (std::size_t i = 0; i < random::kGroup; ++i)
-        w[i] = k == 0 ? c * static_cast<double>(z[i]) : std::fma(c, static_cast<double>(z[i]), w[i]);
+        out[i] = k == 0 ? c * static_cast<double>(z[i]) : std::fma(c, static_cast<double>(z[i]), out[i]);
     }
+  };
+  for (std::size_t k = 0; k < p.seeds.size(); ++k) {
+    random::direction_group(p.kind, p.seeds[k], block, g, z);
+    accumulate(k, static_cast<C>(coeff[k]), w);
+    if (w2) accumulate(k, static_cast<C>(coeff2[k]), w2);
+  }
+}
+
+/// Stores the float/double result `v` into x[i] (rounding 16-bit types as the plan says), counting vanished updates.
+template <class T>
+inline void store_elem(T* x, std::size_t i, compute_t<T> v, Rounding rounding, std::uint64_t rounding_seed,
+                       std::uint32_t block, SweepStats& st) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    x[i] = v;
+  } else {
+    const float old = to_float(x[i]);
+    T out;
+    if (rounding == Rounding::stochastic) {
+      const auto r = random::philox(rounding_seed, block, i >> 2, Stream::rounding);
+      out = round_stochastic<T>(v, r[i & 3]);
+    } else {
+      out = from_float<T>(v);
+    }
+    if (out.bits == x[i].bits && v != old) ++st.vanished;
+    x[i] = out;
   }
 }
 
@@ -91,6 +119,8 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
     combine_directions<C>(p, coeff, block, g, w);
+    if (!p.direction_scale.empty() && p.direction_scale[block] != nullptr)
+      for (std::size_t i = lo; i < hi; ++i) w[i - g * G] *= p.direction_scale[block][i];
     if (p.save_snapshot) std::copy(x + lo, x + hi, snap + lo);
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       if (hi - lo == G) {
@@ -100,19 +130,8 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
         for (std::size_t i = lo; i < hi; ++i) x[i] = std::fma(a, src[i], w[i - g * G]);
       }
     } else {
-      for (std::size_t i = lo; i < hi; ++i) {
-        const float old = to_float(x[i]);
-        const float v = std::fma(a, load_elem(src[i]), w[i - g * G]);
-        T out;
-        if (p.rounding == Rounding::stochastic) {
-          const auto r = random::philox(p.rounding_seed, block, i >> 2, Stream::rounding);
-          out = round_stochastic<T>(v, r[i & 3]);
-        } else {
-          out = from_float<T>(v);
-        }
-        if (out.bits == x[i].bits && v != old) ++st.vanished;
-        x[i] = out;
-      }
+      for (std::size_t i = lo; i < hi; ++i)
+        store_elem(x, i, std::fma(a, load_elem(src[i]), w[i - g * G]), p.rounding, p.rounding_seed, block, st);
     }
   }
 }

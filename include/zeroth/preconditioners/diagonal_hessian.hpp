@@ -1,0 +1,86 @@
+#pragma once
+// HiZOO's diagonal Hessian: perturbations scaled by H^{-1/2}, H smoothed from the three-point curvature.
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include "zeroth/preconditioners/fused_update.hpp"
+
+namespace zeroth {
+
+/// With kappa = |l+ + l- - 2 l0| / (2 eps^2) from ThreePointRGE (points x0 +- eps H^{-1/2} z):
+/// H <- (1 - alpha) H + alpha kappa H z^2; x <- (1 - lr wd) x - lr g H^{-1/2} z with the updated H.
+/// State: s = H^{-1/2} in float32 (H = 1 initially), 4 bytes per trainable parameter.
+///   zeroth::HiZOO opt({.learning_rate = 1e-2, .epsilon = 1e-3}, {}, zeroth::DiagonalHessian({.alpha = 1e-3}));
+class DiagonalHessian {
+ public:
+  static constexpr const char* name = "diag_hessian";
+  static constexpr bool needs_curvature = true;
+  struct Options {
+    double alpha = 1e-3;  ///< smoothing of H per step (HiZOO's public code defaults to 0, which never adapts)
+  };
+
+  DiagonalHessian() = default;
+  explicit DiagonalHessian(Options o) : o_(o) {
+    detail::check_option(o_.alpha >= 0.0 && o_.alpha <= 1.0, "DiagonalHessian::Options::alpha", "in [0, 1]",
+                         o_.alpha);
+  }
+  DiagonalHessian(const DiagonalHessian& o) : o_(o.o_), s_(o.s_) { bind(); }
+  DiagonalHessian& operator=(const DiagonalHessian& o) {
+    o_ = o.o_;
+    s_ = o.s_;
+    bind();
+    return *this;
+  }
+
+  void prepare(const BufferStore& store) {
+    s_.prepare(store, 1, 1.0f);
+    bind();
+  }
+
+  /// H^{-1/2} per trainable block: the sweeps multiply every direction term by it.
+  std::span<const float* const> direction_scale() const noexcept { return ptrs_; }
+
+  SweepStats update(UpdateContext& c) {
+    if (c.seeds.size() != 1 || c.g.size() < 2)
+      throw std::logic_error("zeroth: DiagonalHessian needs one direction and a curvature scalar (ThreePointRGE)");
+    const double lr = c.learning_rate, shrink = 1.0 - lr * c.weight_decay, g = c.g[0];
+    const double kappa = std::abs(c.g[1]), a = o_.alpha;
+    c.scratch_a[0] = c.norms[0];
+    c.scratch_b[0] = c.from_snapshot ? 0.0 : -c.offset[0];
+    FusedPlan p{.kind = c.direction, .seeds = c.seeds, .coeff = c.scratch_a.first(1),
+                .back = c.from_snapshot ? std::span<const double>{} : std::span<const double>(c.scratch_b.first(1)),
+                .back_scale = ptrs_, .from_snapshot = c.from_snapshot, .rounding = c.rounding,
+                .rounding_seed = c.rounding_seed};
+    return fused_sweep(c.store, c.snapshot, p, [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto z) {
+      using C = decltype(x0);
+      float& s = s_.block(b)[i];
+      // H_new = H (1 - a + a kappa z^2), so H_new^{-1/2} = s / sqrt(1 - a + a kappa z^2).
+      const C sn = static_cast<C>(s) / std::sqrt(static_cast<C>(1.0 - a) + static_cast<C>(a * kappa) * z * z);
+      s = static_cast<float>(sn);
+      return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(lr * g) * static_cast<C>(s) * z;
+    }, c.threads);
+  }
+
+  /// H^{-1/2} of block b (H = 1 / s^2).
+  const float* inverse_sqrt_hessian(std::size_t b) const noexcept { return s_.block(b); }
+  std::size_t state_bytes() const noexcept { return s_.bytes(); }
+  void save_state(io::Writer& w) const { s_.save(w); }
+  void load_state(io::Reader& r, const BufferStore& store) {
+    s_.load(r, store, 1, name);
+    bind();
+  }
+
+ private:
+  void bind() {
+    ptrs_.assign(s_.blocks(), nullptr);
+    for (std::size_t b = 0; b < ptrs_.size(); ++b) ptrs_[b] = s_.block(b);
+  }
+
+  Options o_{};
+  ElementState s_;
+  std::vector<const float*> ptrs_;
+};
+
+}  // namespace zeroth
