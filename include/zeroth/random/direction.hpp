@@ -50,6 +50,7 @@ inline constexpr std::size_t kGroup = 64;
 /// give j = 2 and 3. The layout is independent of the SIMD width.
 template <class A = xsimd::default_arch>
 inline void gaussian_group(std::uint64_t seed, std::uint32_t block, std::uint64_t g, float* out) noexcept {
+#if !defined(__CUDA_ARCH__)  // host code: nvcc's device pass must not instantiate the Box-Muller with xsimd batches
   using U = xsimd::batch<std::uint32_t, A>;
   using F = xsimd::batch<float, A>;
   constexpr std::size_t N = U::size;
@@ -81,6 +82,9 @@ inline void gaussian_group(std::uint64_t seed, std::uint32_t block, std::uint64_
     a.store_unaligned(out + 32 + sub * N);
     b.store_unaligned(out + 48 + sub * N);
   }
+#else
+  (void)seed, (void)block, (void)g, (void)out;
+#endif
 }
 
 /// Fills out[0..64) with +-1 for elements [64 g, 64 g + 64): element i is bit i % 128 of Philox counter i / 128.

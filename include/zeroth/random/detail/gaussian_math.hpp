@@ -1,11 +1,14 @@
 #pragma once
 // Box-Muller from two 32-bit words with fixed polynomial log and sincos (Cephes coefficients), written once for
-// scalars and xsimd batches: with a fused multiply-add the result is the same bits on every architecture.
+// scalars and xsimd batches: with a fused multiply-add the result is the same bits on every architecture. The scalar
+// path also compiles for CUDA devices (zeroth/cuda), where every operation is an IEEE round-to-nearest one or an fma.
 #include <bit>
 #include <cmath>
 #include <cstdint>
 
 #include <xsimd/xsimd.hpp>
+
+#include "zeroth/core/host_device.hpp"
 
 #if !defined(ZEROTH_INTERNAL_INCLUDE)
 #error "zeroth/random/detail/gaussian_math.hpp is internal: include <zeroth/random/direction.hpp> instead"
@@ -16,10 +19,21 @@ namespace zeroth::random::detail {
 template <class F>
 struct MathOps;  // bit casts and selects for float or batch<float, A>
 
+// On a device: the intrinsics that round as the host's IEEE operations (__fsqrt_rn is correctly rounded whatever
+// -prec-sqrt says). No expression below multiplies and then adds, so nvcc's contraction has nothing to fuse.
 template <>
 struct MathOps<float> {
   using U = std::uint32_t;
   using I = std::int32_t;
+#if defined(__CUDA_ARCH__)
+  static __device__ float fma(float a, float b, float c) { return __fmaf_rn(a, b, c); }
+  static __device__ float from_bits(U u) { return __uint_as_float(u); }
+  static __device__ U to_bits(float f) { return __float_as_uint(f); }
+  static __device__ float to_float(I i) { return __int2float_rn(i); }
+  static __device__ I as_int(U u) { return static_cast<I>(u); }
+  static __device__ float sqrt(float x) { return __fsqrt_rn(x); }
+  static __device__ float select_gt(float x, float t, float a, float b) { return x > t ? a : b; }
+#else
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
   static float from_bits(U u) { return std::bit_cast<float>(u); }
   static U to_bits(float f) { return std::bit_cast<U>(f); }
@@ -27,6 +41,7 @@ struct MathOps<float> {
   static I as_int(U u) { return static_cast<I>(u); }
   static float sqrt(float x) { return std::sqrt(x); }
   static float select_gt(float x, float t, float a, float b) { return x > t ? a : b; }
+#endif
 };
 
 template <class A>
@@ -44,8 +59,9 @@ struct MathOps<xsimd::batch<float, A>> {
 };
 
 /// Natural log of u in (0, 1], Cephes logf polynomial (relative error about 1e-7).
+ZEROTH_HD_TEMPLATE
 template <class F>
-inline F log_unit(const F& u) {
+ZEROTH_HOST_DEVICE inline F log_unit(const F& u) {
   using M = MathOps<F>;
   using U = typename M::U;
   U bits = M::to_bits(u);
@@ -72,8 +88,10 @@ inline F log_unit(const F& u) {
 }
 
 /// Two standard normals from words w0 (radius) and w1 (angle, two sign bits).
+ZEROTH_HD_TEMPLATE
 template <class F>
-inline void box_muller(const typename MathOps<F>::U& w0, const typename MathOps<F>::U& w1, F& z0, F& z1) {
+ZEROTH_HOST_DEVICE inline void box_muller(const typename MathOps<F>::U& w0, const typename MathOps<F>::U& w1, F& z0,
+                                          F& z1) {
   using M = MathOps<F>;
   // u in (0, 1]: 31 random bits, never zero, so the radius is finite (at most 6.66).
   F u = (M::to_float(M::as_int(w0 >> 1)) + F(0.5f)) * F(4.656612873077393e-10f);
