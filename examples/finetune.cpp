@@ -12,6 +12,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -29,7 +30,7 @@ struct Args {
   std::size_t k = 512, batch = 16, eval_examples = 300, directions = 1;
   std::uint64_t steps = 1000, eval_every = 250, seed = 0;
   double lr = 1e-3, eps = 1e-3, weight_decay = 0.0;
-  std::string direction = "gaussian";
+  std::string direction = "gaussian", train_only;
   int threads = 0;
   bool resume = false;
 
@@ -37,7 +38,8 @@ struct Args {
     std::ostringstream s;
     s << "model=" << model << "\ntask=" << task << "\ntrain=" << train << "\neval=" << eval << "\nk=" << k
       << "\nbatch=" << batch << "\nsteps=" << steps << "\nseed=" << seed << "\nlr=" << lr << "\neps=" << eps
-      << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction << "\n";
+      << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction
+      << "\ntrain_only=" << train_only << "\n";
     return s.str();
   }
 };
@@ -88,6 +90,8 @@ int main(int argc, char** argv) try {
   app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--directions", a.directions, "directions q per step")->capture_default_str();
   app.add_option("--direction", a.direction, "gaussian, rademacher or sphere")->capture_default_str();
+  app.add_option("--train-only", a.train_only,
+                 "comma-separated name fragments: train only the tensors whose name contains one (e.g. norm)");
   app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str();
   app.add_option("--threads", a.threads, "OpenMP threads (0 = all)")->capture_default_str();
   app.add_option("--eval-every", a.eval_every, "steps between held-out evaluations (0 = only before/after)")
@@ -121,6 +125,24 @@ int main(int argc, char** argv) try {
 
   llama2c::PromptClassifier trainer(model, tokenizer, task, train), evaluator(model, tokenizer, task, heldout);
   BufferStore store = make_store(trainer);
+  if (!a.train_only.empty()) {
+    std::vector<std::string> parts;
+    for (std::stringstream ss(a.train_only); ss.good();) {
+      std::string p;
+      std::getline(ss, p, ',');
+      if (!p.empty()) parts.push_back(p);
+    }
+    std::vector<std::pair<std::string, BlockFlags>> flags;
+    for (const Block& b : store.blocks()) {
+      const bool train = std::any_of(parts.begin(), parts.end(), [&](const std::string& p) {
+        return b.name.find(p) != std::string::npos;
+      });
+      flags.emplace_back(b.name, BlockFlags{.trainable = train, .decay = b.flags.decay});
+    }
+    for (const auto& [name, f] : flags) store.set_flags(name, f);
+    if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + a.train_only + "' matches no tensor");
+  }
+  std::printf("training %zu of the model's parameters\n", store.dimension());
 
   fs::create_directories(a.out);
   const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
