@@ -18,7 +18,11 @@ class DiagonalHessian {
   static constexpr const char* name = "diag_hessian";
   static constexpr bool needs_curvature = true;
   struct Options {
-    double alpha = 1e-3;  ///< smoothing of H per step (HiZOO's public code defaults to 0, which never adapts)
+    /// Smoothing of H per step (HiZOO's public code defaults to 0, which never adapts). H learns its per-coordinate
+    /// shape at a rate of about 2 alpha / (d + 2) per step against a log-variance of about alpha (d + 2) / 2, so it
+    /// pays off when runs are long compared with d / alpha; 1e-2 is the best of {1e-3, 3e-3, 1e-2, 3e-2, 0.1} on the
+    /// test problems (d = 20 to 200, curvature spread 1e2 to 1e4).
+    double alpha = 1e-2;
   };
 
   DiagonalHessian() = default;
