@@ -1,0 +1,229 @@
+// CUDA tests that need a device (they print "no CUDA device: <why>" and return without one): directions and whole
+// ZO-SGD steps against the CPU bit for bit, determinism, 16-bit stores, rollback, and failing CUDA calls.
+#include "common.cuh"
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zeroth/cuda/run.cuh>
+#include <zeroth/estimators/rge.hpp>
+#include <zeroth/optimizer/run.hpp>
+#include <zeroth/preconditioners/identity.hpp>
+
+using namespace zeroth;
+using zeroth_test::count_different;
+using zeroth_test::filled;
+using zeroth_test::same_bits;
+
+namespace {
+
+/// A device copy of a host vector, freed at scope exit.
+template <class T>
+struct DeviceVector {
+  T* p = nullptr;
+  std::size_t n = 0;
+  explicit DeviceVector(const std::vector<T>& v) : n(v.size()) {
+    ZEROTH_CUDA_CHECK(cudaMalloc(&p, n * sizeof(T) + 1));
+    ZEROTH_CUDA_CHECK(cudaMemcpy(p, v.data(), n * sizeof(T), cudaMemcpyHostToDevice));
+  }
+  DeviceVector(const DeviceVector&) = delete;
+  ~DeviceVector() { (void)cudaFree(p); }
+  std::vector<T> host() const {
+    std::vector<T> v(n);
+    ZEROTH_CUDA_CHECK(cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return v;
+  }
+};
+
+/// The same parameters on both sides: an f32 block spanning several CPU chunks and ending inside a group, a bf16
+/// block exempt from decay, a frozen block, an f16 block.
+struct Mirror {
+  std::vector<float> a = filled<float>(3 * BufferStore::kChunk + 777, 1);
+  std::vector<bfloat16> b = filled<bfloat16>(5000, 2);
+  std::vector<float> frozen = filled<float>(300, 3);
+  std::vector<float16> c = filled<float16>(1029, 4);
+  DeviceVector<float> da{a}, dfrozen{frozen};
+  DeviceVector<bfloat16> db{b};
+  DeviceVector<float16> dc{c};
+  BufferStore host;
+  cuda::DeviceStore device;
+  Mirror() {
+    host.add("a", a.data(), a.size())
+        .add("b", b.data(), b.size(), {.decay = false})
+        .add("frozen", frozen.data(), frozen.size(), {.trainable = false})
+        .add("c", c.data(), c.size());
+    device.add("a", da.p, da.n)
+        .add("b", db.p, db.n, {.decay = false})
+        .add("frozen", dfrozen.p, dfrozen.n, {.trainable = false})
+        .add("c", dc.p, dc.n);
+  }
+  /// Number of elements whose bits differ between host and device (0 when they agree).
+  std::size_t differences() {
+    ZEROTH_CUDA_CHECK(cudaDeviceSynchronize());
+    return count_different(a, da.host()) + count_different(b, db.host()) + count_different(c, dc.host()) +
+           count_different(frozen, dfrozen.host());
+  }
+  double loss() const {  // a host objective of the host parameters (the same values as the device's when they agree)
+    double s = 0;
+    for (float v : a) s += (v - 0.01) * (v - 0.01);
+    for (auto v : b) s += std::abs(to_float(v) + 0.02);
+    for (auto v : c) s += 2.0 * to_float(v) * to_float(v);
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("device directions equal the CPU's bit for bit (Gaussian, Rademacher, sphere's Gaussian)", "[cuda][random]") {
+  ZEROTH_REQUIRE_DEVICE();
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    Mirror m;
+    // x <- 0 * x + 1 * z: the direction itself, in each block's type.
+    const std::uint64_t seed[1] = {0xC0FFEEull};
+    const double one[1] = {1.0};
+    const SweepPlan p{.kind = kind, .seeds = seed, .coeff = one, .scale = 0.0, .scale_nodecay = 0.0};
+    sweep(m.host, nullptr, p);
+    cuda::sweep(m.device, nullptr, p);
+    INFO(to_string(kind));
+    CHECK(m.differences() == 0);
+    for (std::size_t i = 0; i < m.a.size(); i += 4099)
+      REQUIRE(m.a[i] == random::direction_element(kind, seed[0], 0, i));
+  }
+}
+
+TEST_CASE("a device sweep equals the CPU sweep bit for bit, with snapshots and stochastic rounding", "[cuda][sweep]") {
+  ZEROTH_REQUIRE_DEVICE();
+  const std::uint64_t seeds[3] = {5, 6, 7};
+  const double cd[3] = {1e-3, -2e-3, 5e-4}, cn[3] = {3e-3, 1e-4, -7e-4};
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+      Mirror m;
+      Snapshot hs(m.host);
+      cuda::DeviceSnapshot ds(m.device);
+      SweepPlan p{.kind = kind, .seeds = seeds, .coeff = cd, .coeff_nodecay = cn, .scale = 0.999,
+                  .save_snapshot = true, .rounding = rounding, .rounding_seed = 42};
+      const auto h1 = sweep(m.host, &hs, p);
+      const auto d1 = cuda::sweep(m.device, &ds, p);
+      INFO(to_string(kind) << (rounding == Rounding::stochastic ? " stochastic" : " nearest"));
+      CHECK(m.differences() == 0);
+      CHECK(h1.vanished == d1.vanished);
+      p.save_snapshot = false;
+      p.from_snapshot = true;
+      p.seeds = std::span(seeds).first(2);
+      const auto h2 = sweep(m.host, &hs, p);
+      const auto d2 = cuda::sweep(m.device, &ds, p);
+      CHECK(m.differences() == 0);
+      CHECK(h2.vanished == d2.vanished);
+      restore_snapshot(m.host, hs);
+      cuda::restore_snapshot(m.device, ds);
+      CHECK(m.differences() == 0);
+      CHECK(same_bits(m.a, filled<float>(m.a.size(), 1)));
+    }
+  }
+}
+
+TEST_CASE("the sphere norm on the device equals the CPU's up to the order of summation", "[cuda][sphere]") {
+  ZEROTH_REQUIRE_DEVICE();
+  Mirror m;
+  std::vector<double> partials(m.host.chunks().size());
+  for (std::uint64_t seed : {1ull, 99ull}) {
+    const double h = gaussian_sq_norm(m.host, seed, partials);
+    const double d = cuda::gaussian_sq_norm(m.device, seed);
+    CHECK(d == Approx(h).epsilon(1e-13));
+    CHECK(d == cuda::gaussian_sq_norm(m.device, seed));  // deterministic
+  }
+}
+
+TEST_CASE("whole ZO-SGD steps on the device equal the CPU run's bit for bit", "[cuda][run]") {
+  ZEROTH_REQUIRE_DEVICE();
+  struct Case {
+    Direction kind;
+    int q;
+    Rollback rollback;
+    Rounding rounding;
+  };
+  const Case cases[] = {{Direction::gaussian, 1, Rollback::inverse, Rounding::nearest},
+                        {Direction::rademacher, 3, Rollback::snapshot, Rounding::stochastic},
+                        {Direction::gaussian, 2, Rollback::snapshot, Rounding::nearest},
+                        {Direction::sphere, 2, Rollback::inverse, Rounding::stochastic}};
+  for (const Case& c : cases) {
+    Mirror m;
+    const Options o{.learning_rate = 1e-3, .epsilon = 1e-3, .weight_decay = 0.1, .max_steps = 10, .seed = 7,
+                    .rollback = c.rollback, .rounding = c.rounding, .threads = 1};
+    const RGE est({.directions = c.q, .direction = c.kind});
+    Identity rule;
+    Run<RGE, Identity> host(m.host, o, est, rule);
+    cuda::Run<RGE> device(m.device, o, est);
+    INFO(to_string(c.kind) << " q " << c.q);
+    for (int step = 0; step < 6; ++step) {
+      std::optional<StepInfo> hi, di;
+      while (!hi) {
+        host.ask();
+        device.ask();
+        REQUIRE(m.differences() == 0);  // every evaluated point
+        // Step 4 meets a NaN loss at its second evaluation: both roll back.
+        const double loss = step == 4 && host.state().evaluations % 2 == 1 ? NAN : m.loss();
+        hi = host.tell(loss);
+        di = device.tell(loss);
+        REQUIRE(hi.has_value() == di.has_value());
+      }
+      CHECK(hi->rolled_back == di->rolled_back);
+      CHECK(hi->vanished == di->vanished);
+      CHECK(hi->seed == di->seed);
+      REQUIRE(m.differences() == 0);  // the update (or the rollback)
+    }
+  }
+}
+
+TEST_CASE("device runs are deterministic and take_step runs a whole step with a device objective", "[cuda][run]") {
+  ZEROTH_REQUIRE_DEVICE();
+  std::vector<std::vector<float>> results;
+  for (int rep = 0; rep < 2; ++rep) {
+    auto x = filled<float>(1 << 20, 9);
+    DeviceVector<float> dx(x);
+    DeviceVector<double> acc(std::vector<double>(1, 0.0));
+    cuda::DeviceStore store;
+    store.add("x", dx.p, dx.n);
+    cuda::Run<RGE> run(store, {.learning_rate = 1e-4, .epsilon = 1e-3, .seed = 3}, RGE());
+    double first = 0, last = 0;
+    for (int s = 0; s < 20; ++s) {
+      // The objective sum (x - 1)^2 computed on the device by Thrust, on the run's stream.
+      auto info = run.take_step([&] {
+        return thrust::transform_reduce(
+            thrust::cuda::par.on(run.stream()), dx.p, dx.p + dx.n,
+            [] __device__(float v) { return double(v - 1.0f) * double(v - 1.0f); }, 0.0, thrust::plus<double>());
+      });
+      (s == 0 ? first : last) = info.loss;
+    }
+    CHECK(last < first);
+    results.push_back(dx.host());
+  }
+  CHECK(same_bits(results[0], results[1]));
+}
+
+TEST_CASE("failing CUDA calls on a device throw with the call's name and CUDA's message", "[cuda][error]") {
+  ZEROTH_REQUIRE_DEVICE();
+  void* p = nullptr;
+  try {
+    ZEROTH_CUDA_CHECK(cudaMalloc(&p, std::size_t{1} << 62));
+    FAIL("a 4 EiB allocation succeeded");
+  } catch (const cuda::Error& e) {
+    CHECK(e.code() == cudaErrorMemoryAllocation);
+    CHECK_THAT(e.what(), Catch::Contains("cudaMalloc(&p, std::size_t{1} << 62)") &&
+                             Catch::Contains(cudaGetErrorString(cudaErrorMemoryAllocation)) &&
+                             Catch::Contains("test_device.cu:"));
+  }
+  (void)cudaGetLastError();
+  // A host pointer is refused by the store; a sweep reading a snapshot it was not given is refused too.
+  std::vector<float> host(16);
+  cuda::DeviceStore store;
+  CHECK_THROWS_WITH(store.add("h", host.data(), host.size()), Catch::Contains("not device memory"));
+  DeviceVector<float> d(host);
+  store.add("d", d.p, d.n);
+  const std::uint64_t seed[1] = {1};
+  const double c[1] = {1.0};
+  CHECK_THROWS_WITH(cuda::sweep(store, nullptr, {.seeds = seed, .coeff = c, .from_snapshot = true}),
+                    Catch::Contains("needs a snapshot"));
+}
