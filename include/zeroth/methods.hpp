@@ -5,6 +5,7 @@
 #include "zeroth/optimizer/optimizer.hpp"
 #include "zeroth/preconditioners/adam.hpp"
 #include "zeroth/preconditioners/diagonal_hessian.hpp"
+#include "zeroth/preconditioners/factored.hpp"
 #include "zeroth/preconditioners/identity.hpp"
 #include "zeroth/preconditioners/momentum.hpp"
 #include "zeroth/preconditioners/sign.hpp"
@@ -22,5 +23,7 @@ using ZOAdam = Optimizer<RGE, Adam>;
 /// HiZOO: diagonal Hessian, perturbations scaled by H^{-1/2}. 3 evaluations, 3 sweeps, 4 B/param.
 ///   zeroth::HiZOO opt({.learning_rate = 1e-2}, {}, zeroth::DiagonalHessian({.alpha = 1e-3}));
 using HiZOO = Optimizer<ThreePointRGE, DiagonalHessian>;
+/// AdaLomo-style factored second moment on the RGE estimate. 2 evaluations, 5 sweeps, 4 (rows + cols) B per matrix.
+using ZOFactored = Optimizer<RGE, Factored>;
 
 }  // namespace zeroth

@@ -1,12 +1,10 @@
 // Update rules against slow references of their equations; state memory; HiZOO vs ZO-SGD; resume and replay.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
-
 #include <zeroth/zeroth.hpp>
 
 using namespace zeroth;
@@ -30,10 +28,10 @@ template <class T>
 struct Model {
   std::vector<T> w, b, frozen;
   BufferStore store;
-  Model() : w(300), b(70), frozen(10, T(1)) {
+  explicit Model(std::vector<std::size_t> w_shape = {}) : w(300), b(70), frozen(10, T(1)) {
     for (std::size_t i = 0; i < w.size(); ++i) w[i] = T(std::sin(double(i)));
     for (std::size_t i = 0; i < b.size(); ++i) b[i] = T(std::cos(double(i)));
-    store.add("w", w.data(), w.size()).add("b", b.data(), b.size(), {.decay = false});
+    store.add("w", w.data(), w.size(), {}, std::move(w_shape)).add("b", b.data(), b.size(), {.decay = false});
     store.add("frozen", frozen.data(), frozen.size(), {.trainable = false});
   }
   static double c(std::size_t blk, std::size_t i) { return 1.0 + double((i + blk) % 5); }
@@ -95,13 +93,13 @@ double tolerance(bool float_state) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("sign, momentum and Adam follow their equations (reference with the same seeds)", "[preconditioners]",
-                   float, double) {
+TEMPLATE_TEST_CASE("sign, momentum and Adam follow their equations (reference with the same seeds)",
+                   "[preconditioners]", float, double) {
   using T = TestType;
   const int q = 2, steps = 30;
   for (Rollback mode : {Rollback::inverse, Rollback::snapshot}) {
-    Options o{.learning_rate = kLr, .epsilon = 1e-3, .weight_decay = kWd, .max_steps = 1000, .seed = 11,
-              .rollback = mode};
+    Options o{
+        .learning_rate = kLr, .epsilon = 1e-3, .weight_decay = kWd, .max_steps = 1000, .seed = 11, .rollback = mode};
     auto shrink = [](std::size_t blk) { return blk == 0 ? 1.0 - kLr * kWd : 1.0; };
     SECTION("sign") {
       Model<T> m;
@@ -154,6 +152,49 @@ TEMPLATE_TEST_CASE("sign, momentum and Adam follow their equations (reference wi
       CHECK(err < 2 * tolerance<T>(true));
     }
   }
+}
+
+TEMPLATE_TEST_CASE("the factored second moment follows AdaLomo's equations on a matrix and a vector block",
+                   "[preconditioners][factored]", float, double) {
+  using T = TestType;
+  const int q = 2;
+  const double lr = 1e-2, eps1 = 1e-30;
+  Model<T> m({10, 30});
+  Ref ref(m);
+  const std::size_t rows[2] = {10, 1}, cols[2] = {30, 70};
+  std::vector<std::vector<double>> r{std::vector<double>(10), std::vector<double>(1)};
+  std::vector<std::vector<double>> c{std::vector<double>(30), std::vector<double>(70)};
+  Optimizer<RGE, Factored> opt({.learning_rate = lr, .weight_decay = kWd, .seed = 6}, RGE({.directions = q}));
+  int t = 0;
+  const double err = drive(opt, m, ref, 30, [&](const StepInfo& s) {
+    ++t;
+    const double beta = 1 - std::pow(double(t), -0.8);
+    for (std::size_t blk = 0; blk < 2; ++blk) {
+      const std::size_t R = rows[blk], C = cols[blk];
+      std::vector<double> g(R * C), rs(R), cs(C);
+      for (std::size_t i = 0; i < R * C; ++i) {
+        g[i] = Ref::ghat(s, q, blk, i);
+        rs[i / C] += (g[i] * g[i] + eps1) / double(C);
+        cs[i % C] += (g[i] * g[i] + eps1) / double(R);
+      }
+      double mean_r = 0, u2 = 0, x2 = 0;
+      for (std::size_t k = 0; k < R; ++k) mean_r += (r[blk][k] = beta * r[blk][k] + (1 - beta) * rs[k]) / double(R);
+      for (std::size_t k = 0; k < C; ++k) c[blk][k] = beta * c[blk][k] + (1 - beta) * cs[k];
+      for (std::size_t i = 0; i < R * C; ++i) {
+        g[i] /= std::sqrt(r[blk][i / C] * c[blk][i % C] / mean_r);  // U
+        u2 += g[i] * g[i];
+        x2 += ref.x[blk][i] * ref.x[blk][i];
+      }
+      const double step =
+          lr * std::max(1e-3, std::sqrt(x2 / double(R * C))) / std::max(1.0, std::sqrt(u2 / double(R * C)));
+      for (std::size_t i = 0; i < R * C; ++i)
+        ref.x[blk][i] = (blk == 0 ? 1 - lr * kWd : 1.0) * ref.x[blk][i] - step * g[i];
+    }
+  });
+  CHECK(err < tolerance<T>(true));
+  CHECK(opt.preconditioner().rows(0).size() == 10);
+  CHECK(opt.preconditioner().cols(0).size() == 30);
+  CHECK(opt.preconditioner().state_bytes() == 4 * (10 + 30 + 1 + 70));  // O(rows + cols) per block
 }
 
 TEMPLATE_TEST_CASE("HiZOO perturbs by eps H^{-1/2} z and updates H and x by its equations", "[preconditioners][hizoo]",
@@ -236,10 +277,16 @@ TEST_CASE("fused updates give the same bits with 1 and 2 threads over many chunk
   HiZOO({.learning_rate = 1e-2, .max_steps = 5, .threads = 1}).minimize(f, c);
   HiZOO({.learning_rate = 1e-2, .max_steps = 5, .threads = 2}).minimize(f, e);
   CHECK(same_bits(c, e));
+  Eigen::MatrixXf p = Eigen::MatrixXf::Zero(1000, 200), r = p;  // row segments of a matrix block
+  auto fm = [](const Eigen::MatrixXf& x) { return double((x.array() - 1).square().sum()); };
+  Optimizer<RGE, Factored>({.learning_rate = 1e-2, .max_steps = 5, .threads = 1}).minimize(fm, p);
+  Optimizer<RGE, Factored>({.learning_rate = 1e-2, .max_steps = 5, .threads = 2}).minimize(fm, r);
+  CHECK(same_bits(p, r));
+  CHECK(p.cwiseAbs().maxCoeff() > 0);
 }
 
 TEMPLATE_TEST_CASE("stateful rules resume bit-identically from a checkpoint and replay bit-identically from the log",
-                   "[preconditioners][io]", ZOAdam, ZOSGDMomentum, HiZOO) {
+                   "[preconditioners][io]", ZOAdam, ZOSGDMomentum, HiZOO, (Optimizer<RGE, Factored>)) {
   using Opt = TestType;
   const auto dir = temp_dir();
   const Options o{.learning_rate = 1e-3, .weight_decay = 0.01, .max_steps = 120, .seed = 9};
@@ -329,10 +376,14 @@ TEST_CASE("HiZOO reaches the target in fewer steps than tuned ZO-SGD when curvat
   for (std::uint64_t seed : {1, 2}) {
     std::uint64_t sgd = cap;
     for (double m : {2.0, 4.0, 6.0, 8.0, 12.0})
-      sgd = std::min(sgd, steps_to_target(ZOSGD({.learning_rate = m / ((d + 2) * kappa), .max_steps = cap,
-                                                 .seed = seed, .evaluate_final = false})));
-    const std::uint64_t hizoo = steps_to_target(HiZOO({.learning_rate = 0.5, .max_steps = cap, .seed = seed,
-                                                       .lr_schedule = Schedule::constant(200), .evaluate_final = false}));
+      sgd = std::min(
+          sgd, steps_to_target(ZOSGD(
+                   {.learning_rate = m / ((d + 2) * kappa), .max_steps = cap, .seed = seed, .evaluate_final = false})));
+    const std::uint64_t hizoo = steps_to_target(HiZOO({.learning_rate = 0.5,
+                                                       .max_steps = cap,
+                                                       .seed = seed,
+                                                       .lr_schedule = Schedule::constant(200),
+                                                       .evaluate_final = false}));
     INFO("seed " << seed << ": ZO-SGD " << sgd << " steps, HiZOO " << hizoo << " steps");
     CHECK(sgd < cap);
     CHECK(hizoo * 3 < sgd);

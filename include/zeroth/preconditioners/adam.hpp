@@ -40,16 +40,19 @@ class Adam {
     const double bc1 = 1.0 - std::pow(o_.beta1, static_cast<double>(t_));
     const double rbc2 = 1.0 / std::sqrt(1.0 - std::pow(o_.beta2, static_cast<double>(t_)));
     const double step = lr / bc1;  // x -= step m / (sqrt(v) / sqrt(bc2) + eps)
-    return fused_sweep(c.store, c.snapshot, p, [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
-      using C = decltype(x0);
-      float* s = mv_.block(b) + 2 * i;
-      const C m = static_cast<C>(o_.beta1) * s[0] + static_cast<C>(1.0 - o_.beta1) * u;
-      const C v = static_cast<C>(o_.beta2) * s[1] + static_cast<C>(1.0 - o_.beta2) * u * u;
-      s[0] = static_cast<float>(m);
-      s[1] = static_cast<float>(v);
-      const C den = std::sqrt(static_cast<C>(s[1])) * static_cast<C>(rbc2) + static_cast<C>(o_.epsilon);
-      return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(step) * static_cast<C>(s[0]) / den;
-    }, c.threads);
+    return fused_sweep(
+        c.store, c.snapshot, p,
+        [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
+          using C = decltype(x0);
+          float* s = mv_.block(b) + 2 * i;
+          const C m = static_cast<C>(o_.beta1) * s[0] + static_cast<C>(1.0 - o_.beta1) * u;
+          const C v = static_cast<C>(o_.beta2) * s[1] + static_cast<C>(1.0 - o_.beta2) * u * u;
+          s[0] = static_cast<float>(m);
+          s[1] = static_cast<float>(v);
+          const C den = std::sqrt(static_cast<C>(s[1])) * static_cast<C>(rbc2) + static_cast<C>(o_.epsilon);
+          return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(step) * static_cast<C>(s[0]) / den;
+        },
+        c.threads);
   }
 
   /// Updates applied so far (t of the bias correction).

@@ -27,8 +27,7 @@ class DiagonalHessian {
 
   DiagonalHessian() = default;
   explicit DiagonalHessian(Options o) : o_(o) {
-    detail::check_option(o_.alpha >= 0.0 && o_.alpha <= 1.0, "DiagonalHessian::Options::alpha", "in [0, 1]",
-                         o_.alpha);
+    detail::check_option(o_.alpha >= 0.0 && o_.alpha <= 1.0, "DiagonalHessian::Options::alpha", "in [0, 1]", o_.alpha);
   }
   DiagonalHessian(const DiagonalHessian& o) : o_(o.o_), s_(o.s_) { bind(); }
   DiagonalHessian& operator=(const DiagonalHessian& o) {
@@ -53,18 +52,25 @@ class DiagonalHessian {
     const double kappa = std::abs(c.g[1]), a = o_.alpha;
     c.scratch_a[0] = c.norms[0];
     c.scratch_b[0] = c.from_snapshot ? 0.0 : -c.offset[0];
-    FusedPlan p{.kind = c.direction, .seeds = c.seeds, .coeff = c.scratch_a.first(1),
+    FusedPlan p{.kind = c.direction,
+                .seeds = c.seeds,
+                .coeff = c.scratch_a.first(1),
                 .back = c.from_snapshot ? std::span<const double>{} : std::span<const double>(c.scratch_b.first(1)),
-                .back_scale = ptrs_, .from_snapshot = c.from_snapshot, .rounding = c.rounding,
+                .back_scale = ptrs_,
+                .from_snapshot = c.from_snapshot,
+                .rounding = c.rounding,
                 .rounding_seed = c.rounding_seed};
-    return fused_sweep(c.store, c.snapshot, p, [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto z) {
-      using C = decltype(x0);
-      float& s = s_.block(b)[i];
-      // H_new = H (1 - a + a kappa z^2), so H_new^{-1/2} = s / sqrt(1 - a + a kappa z^2).
-      const C sn = static_cast<C>(s) / std::sqrt(static_cast<C>(1.0 - a) + static_cast<C>(a * kappa) * z * z);
-      s = static_cast<float>(sn);
-      return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(lr * g) * static_cast<C>(s) * z;
-    }, c.threads);
+    return fused_sweep(
+        c.store, c.snapshot, p,
+        [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto z) {
+          using C = decltype(x0);
+          float& s = s_.block(b)[i];
+          // H_new = H (1 - a + a kappa z^2), so H_new^{-1/2} = s / sqrt(1 - a + a kappa z^2).
+          const C sn = static_cast<C>(s) / std::sqrt(static_cast<C>(1.0 - a) + static_cast<C>(a * kappa) * z * z);
+          s = static_cast<float>(sn);
+          return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(lr * g) * static_cast<C>(s) * z;
+        },
+        c.threads);
   }
 
   /// H^{-1/2} of block b (H = 1 / s^2).

@@ -25,8 +25,13 @@ inline FusedPlan gradient_plan(UpdateContext& c) {
     cb[k] = c.from_snapshot ? 0.0 : -c.offset[k];
     back = back || cb[k] != 0.0;
   }
-  return {.kind = c.direction, .seeds = c.seeds, .coeff = cu, .back = back ? cb : std::span<const double>{},
-          .from_snapshot = c.from_snapshot, .rounding = c.rounding, .rounding_seed = c.rounding_seed};
+  return {.kind = c.direction,
+          .seeds = c.seeds,
+          .coeff = cu,
+          .back = back ? cb : std::span<const double>{},
+          .from_snapshot = c.from_snapshot,
+          .rounding = c.rounding,
+          .rounding_seed = c.rounding_seed};
 }
 
 /// `per` float32 values per trainable parameter, per block (empty for frozen blocks), allocated once for a layout.
@@ -84,8 +89,8 @@ class ElementState {
       const auto n = r.get<std::uint64_t>("state block size");
       const std::size_t expect = blk.flags.trainable ? per * blk.size : 0;
       if (n != expect)
-        throw std::runtime_error(where + "for block '" + blk.name + "' has " + std::to_string(n) + " values, expected " +
-                                 std::to_string(expect));
+        throw std::runtime_error(where + "for block '" + blk.name + "' has " + std::to_string(n) +
+                                 " values, expected " + std::to_string(expect));
       data[b].resize(n);
       r.bytes(data[b].data(), n * sizeof(float), "rule state");
     }

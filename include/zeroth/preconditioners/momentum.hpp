@@ -25,12 +25,15 @@ class Momentum {
   SweepStats update(UpdateContext& c) {
     const FusedPlan p = gradient_plan(c);
     const double lr = c.learning_rate, shrink = 1.0 - lr * c.weight_decay;
-    return fused_sweep(c.store, c.snapshot, p, [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
-      using C = decltype(x0);
-      float& m = m_.block(b)[i];
-      m = static_cast<float>(static_cast<C>(o_.beta) * m + u);
-      return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(lr) * static_cast<C>(m);
-    }, c.threads);
+    return fused_sweep(
+        c.store, c.snapshot, p,
+        [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
+          using C = decltype(x0);
+          float& m = m_.block(b)[i];
+          m = static_cast<float>(static_cast<C>(o_.beta) * m + u);
+          return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(lr) * static_cast<C>(m);
+        },
+        c.threads);
   }
 
   /// The momentum buffer m of block b (for inspection and tests).

@@ -79,10 +79,18 @@ inline SweepStats fused_ranges(BufferStore& store, Snapshot* snapshot, const Fus
       fused_range<Write>(p, ch.block, b.flags.decay, x, static_cast<const T*>(snap), ch.begin, ch.end, element, st);
     };
     switch (b.dtype) {
-      case DType::f32: run(static_cast<float*>(b.data)); break;
-      case DType::f64: run(static_cast<double*>(b.data)); break;
-      case DType::bf16: run(static_cast<bfloat16*>(b.data)); break;
-      case DType::f16: run(static_cast<float16*>(b.data)); break;
+      case DType::f32:
+        run(static_cast<float*>(b.data));
+        break;
+      case DType::f64:
+        run(static_cast<double*>(b.data));
+        break;
+      case DType::bf16:
+        run(static_cast<bfloat16*>(b.data));
+        break;
+      case DType::f16:
+        run(static_cast<float16*>(b.data));
+        break;
     }
     vanished += st.vanished;
   }
@@ -92,7 +100,8 @@ inline SweepStats fused_ranges(BufferStore& store, Snapshot* snapshot, const Fus
 }  // namespace detail
 
 /// Writes x[i] <- f(block, decay, i, x0, u) for every trainable element, in one pass over the store's chunks.
-///   fused_sweep(store, nullptr, plan, [&](auto b, bool decay, std::size_t i, auto x0, auto u) { return x0 - lr * u; });
+///   fused_sweep(store, nullptr, plan, [&](auto b, bool decay, std::size_t i, auto x0, auto u) { return x0 - lr * u;
+///   });
 template <class F>
 inline SweepStats fused_sweep(BufferStore& store, Snapshot* snapshot, const FusedPlan& p, F&& f, int threads = 0) {
   return detail::fused_ranges<true>(store, snapshot, p, store.chunks(), f, threads);
