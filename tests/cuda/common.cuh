@@ -15,7 +15,7 @@ namespace zeroth_test {
 
 /// Why device tests cannot run here, or "" (asked once per process).
 inline const std::string& no_device() {
-  static const std::string why = zeroth::cuda::no_device_reason();
+  static const std::string why = zeroth::gpu::no_device_reason();
   return why;
 }
 

@@ -16,15 +16,15 @@ using zeroth_test::same_bits;
 
 TEST_CASE("a failed CUDA call throws naming the call, the file, the line and CUDA's description", "[cuda][error]") {
   try {
-    cuda::check(cudaErrorMemoryAllocation, "cudaMalloc(&p, n)", "store.cu", 12);
+    gpu::check(cudaErrorMemoryAllocation, "cudaMalloc(&p, n)", "store.cu", 12);
     FAIL("no exception");
-  } catch (const cuda::Error& e) {
+  } catch (const gpu::Error& e) {
     CHECK(e.code() == cudaErrorMemoryAllocation);
     CHECK(std::string(e.what()) == std::string("zeroth: CUDA call 'cudaMalloc(&p, n)' failed at store.cu:12: "
                                                "cudaErrorMemoryAllocation (") +
                                        cudaGetErrorString(cudaErrorMemoryAllocation) + ")");
   }
-  CHECK_NOTHROW(cuda::check(cudaSuccess, "cudaFree(p)", "store.cu", 13));
+  CHECK_NOTHROW(gpu::check(cudaSuccess, "cudaFree(p)", "store.cu", 13));
 
   // A real call that fails with or without a device: device -1 never exists.
   int line = 0;
@@ -32,7 +32,7 @@ TEST_CASE("a failed CUDA call throws naming the call, the file, the line and CUD
     line = __LINE__ + 1;
     ZEROTH_CUDA_CHECK(cudaSetDevice(-1));
     FAIL("no exception");
-  } catch (const cuda::Error& e) {
+  } catch (const gpu::Error& e) {
     const std::string m = e.what();
     INFO(m);
     CHECK(e.code() != cudaSuccess);
@@ -46,7 +46,7 @@ TEST_CASE("a failed CUDA call throws naming the call, the file, the line and CUD
 
 TEST_CASE("a DeviceStore rejects float64, unnamed, duplicate and null blocks before touching the device",
           "[cuda][store]") {
-  cuda::DeviceStore store;
+  gpu::DeviceStore store;
   double d[4];
   CHECK_THROWS_WITH(store.add("w", d, 4), Catch::Contains("float64"));
   float* none = nullptr;
@@ -66,8 +66,8 @@ TEST_CASE("device direction code, compiled for the host, gives the CPU's directi
         for (std::uint64_t base : {std::uint64_t{0}, (std::uint64_t{1} << 32) - 64, std::uint64_t{1} << 36}) {
           for (std::uint64_t c = base; c < base + 512; ++c) {
             float z[4];
-            rademacher ? cuda::detail::direction4<true>(seed, block, c, z)
-                       : cuda::detail::direction4<false>(seed, block, c, z);
+            rademacher ? gpu::detail::direction4<true>(seed, block, c, z)
+                       : gpu::detail::direction4<false>(seed, block, c, z);
             const std::uint64_t first = (c / 16) * 64 + c % 16;
             for (int j = 0; j < 4; ++j) {
               const float ref = random::direction_element(kind, seed, block, first + 16 * j);
@@ -86,10 +86,10 @@ TEST_CASE("device direction code, compiled for the host, gives the CPU's directi
 TEST_CASE("device 16-bit conversions and stochastic rounding, compiled for the host, match dtype.hpp",
           "[cuda][dtype]") {
   for (std::uint32_t b = 0; b < 65536; ++b) {
-    const float a = cuda::detail::widen(bfloat16{static_cast<std::uint16_t>(b)});
+    const float a = gpu::detail::widen(bfloat16{static_cast<std::uint16_t>(b)});
     const float c = to_float(bfloat16{static_cast<std::uint16_t>(b)});
     REQUIRE(std::memcmp(&a, &c, 4) == 0);
-    const float e = cuda::detail::widen(float16{static_cast<std::uint16_t>(b)});
+    const float e = gpu::detail::widen(float16{static_cast<std::uint16_t>(b)});
     const float f = to_float(float16{static_cast<std::uint16_t>(b)});
     REQUIRE(std::memcmp(&e, &f, 4) == 0);
   }
@@ -97,10 +97,10 @@ TEST_CASE("device 16-bit conversions and stochastic rounding, compiled for the h
     const auto w = random::philox(3, 0, i, Stream::sampling);
     // Every bit pattern class: random bits (NaN, Inf, subnormals included) and values near 16-bit ranges.
     const float f = i % 2 ? std::bit_cast<float>(w[0]) : (float(w[1] >> 8) / 16777216.0f - 0.5f) * std::ldexp(1.0f, int(w[2] % 40) - 24);
-    REQUIRE(cuda::detail::narrow<bfloat16>(f).bits == to_bfloat16(f).bits);
-    REQUIRE(cuda::detail::narrow<float16>(f).bits == to_float16(f).bits);
-    REQUIRE(cuda::detail::round_stochastic<bfloat16>(f, w[3]).bits == round_stochastic<bfloat16>(f, w[3]).bits);
-    REQUIRE(cuda::detail::round_stochastic<float16>(f, w[3]).bits == round_stochastic<float16>(f, w[3]).bits);
+    REQUIRE(gpu::detail::narrow<bfloat16>(f).bits == to_bfloat16(f).bits);
+    REQUIRE(gpu::detail::narrow<float16>(f).bits == to_float16(f).bits);
+    REQUIRE(gpu::detail::round_stochastic<bfloat16>(f, w[3]).bits == round_stochastic<bfloat16>(f, w[3]).bits);
+    REQUIRE(gpu::detail::round_stochastic<float16>(f, w[3]).bits == round_stochastic<float16>(f, w[3]).bits);
   }
 }
 
@@ -109,21 +109,21 @@ namespace {
 // Runs the device sweep's per-thread body on the host over every counter of each block, as the kernel would.
 template <class T>
 std::size_t emulate(const SweepPlan& p, std::vector<T>& x, std::vector<T>* snap, std::uint32_t block, bool decay,
-                    const cuda::detail::SweepArgs& a) {
-  const cuda::detail::Segment s{x.data(), x.size(), 0, 0, 0, block, decay ? 1u : 0u};
+                    const gpu::detail::SweepArgs& a) {
+  const gpu::detail::Segment s{x.data(), x.size(), 0, 0, 0, block, decay ? 1u : 0u};
   std::size_t vanished = 0;
   for (std::uint64_t c = 0; c < (x.size() + 63) / 64 * 16; ++c) {
     std::uint32_t round[4] = {0, 0, 0, 0};
-    if (a.stochastic) cuda::detail::rounding_words_direct(a.rounding_seed, block, c, round);
+    if (a.stochastic) gpu::detail::rounding_words_direct(a.rounding_seed, block, c, round);
     T* sp = snap ? snap->data() : nullptr;
-    vanished += p.kind == Direction::rademacher ? cuda::detail::sweep_counter<T, true>(a, s, c, x.data(), sp, round)
-                                                : cuda::detail::sweep_counter<T, false>(a, s, c, x.data(), sp, round);
+    vanished += p.kind == Direction::rademacher ? gpu::detail::sweep_counter<T, true>(a, s, c, x.data(), sp, round)
+                                                : gpu::detail::sweep_counter<T, false>(a, s, c, x.data(), sp, round);
   }
   return vanished;
 }
 
-cuda::detail::SweepArgs args_of(const SweepPlan& p) {
-  cuda::detail::SweepArgs a{};
+gpu::detail::SweepArgs args_of(const SweepPlan& p) {
+  gpu::detail::SweepArgs a{};
   a.terms = static_cast<std::uint32_t>(p.seeds.size());
   for (std::size_t k = 0; k < p.seeds.size(); ++k) {
     a.seeds[k] = p.seeds[k];

@@ -1,12 +1,13 @@
 #pragma once
-// Checked CUDA calls: every runtime call goes through ZEROTH_CUDA_CHECK, and a failure throws zeroth::cuda::Error
-// naming the call, the file, the line and CUDA's own description.
+// Checked CUDA calls: every runtime call goes through ZEROTH_CUDA_CHECK, and a failure throws zeroth::gpu::Error
+// naming the call, the file, the line and CUDA's own description. The namespace is zeroth::gpu, not zeroth::cuda:
+// nvcc's generated stubs name CCCL's ::cuda unqualified, which `using namespace zeroth;` would make ambiguous.
 #include <cuda_runtime.h>
 
 #include <stdexcept>
 #include <string>
 
-namespace zeroth::cuda {
+namespace zeroth::gpu {
 
 /// A failed CUDA call; what() names the call, where it was made and cudaGetErrorString of the code.
 class Error : public std::runtime_error {
@@ -50,11 +51,11 @@ inline std::string no_device_reason() {
   return {};
 }
 
-}  // namespace zeroth::cuda
+}  // namespace zeroth::gpu
 
 /// Checks a CUDA runtime call: ZEROTH_CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice));
-#define ZEROTH_CUDA_CHECK(call) ::zeroth::cuda::check((call), #call, __FILE__, __LINE__)
+#define ZEROTH_CUDA_CHECK(call) ::zeroth::gpu::check((call), #call, __FILE__, __LINE__)
 
 /// Checks the launch just made (configuration errors) without synchronising: ZEROTH_CUDA_CHECK_LAUNCH("sweep_kernel");
 #define ZEROTH_CUDA_CHECK_LAUNCH(kernel) \
-  ::zeroth::cuda::check(cudaGetLastError(), "launch of " kernel, __FILE__, __LINE__)
+  ::zeroth::gpu::check(cudaGetLastError(), "launch of " kernel, __FILE__, __LINE__)

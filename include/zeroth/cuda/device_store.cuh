@@ -14,11 +14,11 @@
 #include "zeroth/cuda/detail/element.cuh"
 #include "zeroth/stores/block.hpp"
 
-namespace zeroth::cuda {
+namespace zeroth::gpu {
 
 /// Named blocks over external device memory (float32, bfloat16 or float16), with the flags of a BufferStore. The
 /// store never allocates or copies parameters; it keeps a small device table describing the trainable blocks.
-///   zeroth::cuda::DeviceStore store;
+///   zeroth::gpu::DeviceStore store;
 ///   store.add("layers.0.wq", wq_device_ptr, n);                       // float*
 ///   store.add("layers.0.norm", norm_device_ptr, d, {.decay = false});  // zeroth::bfloat16*
 class DeviceStore {
@@ -223,4 +223,4 @@ class DeviceSnapshot {
   bool allocated_ = false;
 };
 
-}  // namespace zeroth::cuda
+}  // namespace zeroth::gpu

@@ -1,5 +1,5 @@
 #pragma once
-// cuda::Run: the ask/tell ZO-SGD run of zeroth::Run (estimator, schedules, rollback, stochastic rounding) over
+// gpu::Run: the ask/tell ZO-SGD run of zeroth::Run (estimator, schedules, rollback, stochastic rounding) over
 // device-resident parameters. Its sweeps are the host run's sweeps, so a step gives the host's bits.
 #include <algorithm>
 #include <chrono>
@@ -18,13 +18,13 @@
 #include "zeroth/optimizer/run.hpp"
 #include "zeroth/random/philox.hpp"
 
-namespace zeroth::cuda {
+namespace zeroth::gpu {
 
 /// Ask/tell over a DeviceStore with MeZO's update (zeroth::Identity): ask() moves the device parameters to the next
 /// point; tell(loss) records the loss the caller computed there (with its device objective) and, after the step's
 /// last evaluation, applies the fused restore + update. Sweeps are enqueued on `stream`; the caller's objective
 /// must run on the same stream or synchronise with it.
-///   zeroth::cuda::Run run(store, {.learning_rate = 1e-3}, zeroth::RGE());
+///   zeroth::gpu::Run run(store, {.learning_rate = 1e-3}, zeroth::RGE());
 ///   while (run.step() < 1000) run.take_step([&] { return model_loss_on_device(); });
 template <Estimator E>
 class Run {
@@ -211,4 +211,4 @@ class Run {
   std::chrono::steady_clock::time_point start_;
 };
 
-}  // namespace zeroth::cuda
+}  // namespace zeroth::gpu

@@ -17,7 +17,7 @@
 #include "zeroth/cuda/device_store.cuh"
 #include "zeroth/sweeps/sweep.hpp"
 
-namespace zeroth::cuda {
+namespace zeroth::gpu {
 
 namespace detail {
 
@@ -76,10 +76,10 @@ inline void launch_sweep(const SweepArgs& a, bool rademacher, const DeviceStore:
   const dim3 grid(static_cast<unsigned>(g.tiles)), block(kThreads);
   if (rademacher) {
     sweep_kernel<T, true><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, vanished);
-    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::cuda::detail::sweep_kernel<T, rademacher>");
+    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::sweep_kernel<T, rademacher>");
   } else {
     sweep_kernel<T, false><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, vanished);
-    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::cuda::detail::sweep_kernel<T, gaussian>");
+    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::sweep_kernel<T, gaussian>");
   }
 }
 
@@ -189,4 +189,4 @@ inline double gaussian_sq_norm(DeviceStore& store, std::uint64_t seed, cudaStrea
   }
 }
 
-}  // namespace zeroth::cuda
+}  // namespace zeroth::gpu

@@ -21,7 +21,7 @@
 #include <cmath>
 #endif
 
-namespace zeroth::cuda::detail {
+namespace zeroth::gpu::detail {
 
 /// Elements one thread updates (one Philox counter's worth of a Gaussian direction), threads per CUDA block, and the
 /// elements a CUDA block covers (16 direction groups of 64).
@@ -210,9 +210,11 @@ ZEROTH_HOST_DEVICE inline unsigned sweep_counter(const SweepArgs& a, const Segme
   for (int j = 0; j < 4; ++j) {
     const std::uint64_t i = first + 16u * j;
     if (i >= s.size) break;
-    const T old = x[i];
+    // A float32 update read from the snapshot never needs x: one read stream less.
+    const bool need_old = !std::is_same_v<T, float> || a.save_snapshot || !a.from_snapshot;
+    const T old = need_old ? x[i] : T{};
     if (a.save_snapshot) snap[i] = old;
-    const T src = a.from_snapshot ? snap[i] : old;
+    const T src = a.from_snapshot && !a.save_snapshot ? snap[i] : old;
     const float v = fma_rn(scale, widen(src), w[j]);
     if constexpr (std::is_same_v<T, float>) {
       x[i] = v;
@@ -235,4 +237,4 @@ ZEROTH_HOST_DEVICE inline void rounding_words_direct(std::uint64_t seed, std::ui
   }
 }
 
-}  // namespace zeroth::cuda::detail
+}  // namespace zeroth::gpu::detail
