@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <thrust/execution_policy.h>
@@ -90,7 +91,7 @@ void bench_type(const char* type, std::size_t n, Timer& timer, int reps) {
           rd * es * n, copy_gbs);
     }
   }
-  if (sizeof(T) == 4) {
+  if constexpr (std::is_same_v<T, float>) {
     // A full ZO-SGD step with the default inverse rollback: 2 evaluations of a device objective, 3 sweeps.
     gpu::Run<RGE> run(store, {.learning_rate = 1e-6, .epsilon = 1e-3}, RGE());
     auto objective = [&] {

@@ -51,9 +51,11 @@ __global__ void __launch_bounds__(kThreads)
       const Words mine = philox_words(a.rounding_seed, s.block, c, static_cast<std::uint32_t>(Stream::rounding));
       for (int j = 0; j < 4; ++j) {
         const int from = 4 * j + static_cast<int>(l >> 2);
-        std::uint32_t v[4];
-        for (int q = 0; q < 4; ++q) v[q] = __shfl_sync(0xFFFFFFFFu, mine.w[q], from, 16);
-        round[j] = v[l & 3u];
+        const std::uint32_t v0 = __shfl_sync(0xFFFFFFFFu, mine.w[0], from, 16);
+        const std::uint32_t v1 = __shfl_sync(0xFFFFFFFFu, mine.w[1], from, 16);
+        const std::uint32_t v2 = __shfl_sync(0xFFFFFFFFu, mine.w[2], from, 16);
+        const std::uint32_t v3 = __shfl_sync(0xFFFFFFFFu, mine.w[3], from, 16);
+        round[j] = (l & 2u) ? ((l & 1u) ? v3 : v2) : ((l & 1u) ? v1 : v0);  // word l % 4, without local memory
       }
     }
   }
