@@ -26,7 +26,7 @@ namespace {
 struct Args {
   std::string model = "../shared/models/stories260K/stories260K.bin";
   std::string tokenizer = "../shared/models/stories260K/tok512.bin";
-  std::string task = "sst2", train, eval, out = "runs/finetune";
+  std::string task = "sst2", train, eval, out = "runs/finetune", method = "zosgd";
   std::size_t k = 512, batch = 16, eval_examples = 300, directions = 1;
   std::uint64_t steps = 1000, eval_every = 250, seed = 0;
   double lr = 1e-3, eps = 1e-3, weight_decay = 0.0;
@@ -39,7 +39,8 @@ struct Args {
     s << "model=" << model << "\ntask=" << task << "\ntrain=" << train << "\neval=" << eval << "\nk=" << k
       << "\nbatch=" << batch << "\nsteps=" << steps << "\nseed=" << seed << "\nlr=" << lr << "\neps=" << eps
       << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction
-      << "\ntrain_only=" << train_only << "\n";
+      << "\ntrain_only=" << train_only
+      << "\nmethod=" << method << "\n";
     return s.str();
   }
 };
@@ -83,6 +84,8 @@ int main(int argc, char** argv) try {
   app.add_option("--train", a.train, "training file (default: the task's file under ../shared/data)");
   app.add_option("--eval", a.eval, "held-out file (default: the task's dev/val file; else a split of --train)");
   app.add_option("--k", a.k, "training examples per class (0 = all)")->capture_default_str();
+  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored or hizoo")
+      ->capture_default_str();
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", a.lr, "learning rate")->capture_default_str();
   app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str();
@@ -146,43 +149,65 @@ int main(int argc, char** argv) try {
 
   fs::create_directories(a.out);
   const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
-  Optimizer<RGE, Identity> opt({.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay,
-                                .max_steps = a.steps, .seed = a.seed, .threads = a.threads, .evaluate_final = false},
-                               RGE({.directions = static_cast<int>(a.directions), .direction = direction}));
-  if (a.resume) {
-    std::ifstream in(args_file);
-    std::stringstream saved;
-    saved << in.rdbuf();
-    if (saved.str() != a.describe())
-      throw std::runtime_error("--resume: the options differ from the run in '" + a.out + "' (see " +
-                               args_file.string() + ")");
-    if (fs::exists(ckpt)) opt.state() = zeroth::load_checkpoint(ckpt, store);
-    std::printf("resuming at step %llu\n", static_cast<unsigned long long>(opt.state().step));
-  } else {
-    io::write_atomic(args_file, a.describe());
-  }
+  const Options options{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
+                        .seed = a.seed, .threads = a.threads, .evaluate_final = false};
+  const RGE rge({.directions = static_cast<int>(a.directions), .direction = direction});
+  auto run_with = [&](auto& opt) -> int {
+    if (a.resume) {
+      std::ifstream in(args_file);
+      std::stringstream saved;
+      saved << in.rdbuf();
+      if (saved.str() != a.describe())
+        throw std::runtime_error("--resume: the options differ from the run in '" + a.out + "' (see " +
+                                 args_file.string() + ")");
+      if (fs::exists(ckpt)) opt.state() = zeroth::load_checkpoint(ckpt, store, opt.preconditioner());
+      std::printf("resuming at step %llu\n", static_cast<unsigned long long>(opt.state().step));
+    } else {
+      io::write_atomic(args_file, a.describe());
+    }
 
-  const auto before = evaluator.evaluate();
-  std::printf("before: held-out loss %.4f accuracy %.1f%%\n", before.loss, 100 * before.accuracy);
-  BackendObjective objective(trainer, trainer.size(), std::min(a.batch, trainer.size()), a.seed);
-  const bool append = a.resume && opt.state().step > 0;
-  EvalCallback eval{evaluator, heldout.size(), a.eval_every,
-                    std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc)};
-  Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(fs::path(a.out) / "metrics.jsonl", append),
-                          TrajectoryRecorder(fs::path(a.out) / "trajectory.bin"),
-                          Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
-  if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state());
-  const auto after = evaluator.evaluate();
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf("after %llu steps: held-out loss %.4f accuracy %.1f%% (before %.1f%%); %.1f ms/step, peak RSS %.1f MiB\n",
-              static_cast<unsigned long long>(opt.state().step), after.loss, 100 * after.accuracy,
-              100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
-              static_cast<double>(ru.ru_maxrss) / 1024.0);
-  llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.weights(), llama2c::Format::legacy);
-  std::printf("wrote %s/{model.bin,checkpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str());
-  if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
-  return r.ok() ? 0 : 1;
+    const auto before = evaluator.evaluate();
+    std::printf("before: held-out loss %.4f accuracy %.1f%%\n", before.loss, 100 * before.accuracy);
+    BackendObjective objective(trainer, trainer.size(), std::min(a.batch, trainer.size()), a.seed);
+    const bool append = a.resume && opt.state().step > 0;
+    EvalCallback eval{evaluator, heldout.size(), a.eval_every,
+                      std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc)};
+    Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(fs::path(a.out) / "metrics.jsonl", append),
+                            TrajectoryRecorder(fs::path(a.out) / "trajectory.bin"),
+                            Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
+    if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state(), opt.preconditioner());
+    const auto after = evaluator.evaluate();
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("after %llu steps: held-out loss %.4f accuracy %.1f%% (before %.1f%%); %.1f ms/step, peak RSS %.1f MiB\n",
+                static_cast<unsigned long long>(opt.state().step), after.loss, 100 * after.accuracy,
+                100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
+                static_cast<double>(ru.ru_maxrss) / 1024.0);
+    llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.weights(), llama2c::Format::legacy);
+    std::printf("wrote %s/{model.bin,checkpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str());
+    if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
+    return r.ok() ? 0 : 1;
+  };
+  if (a.method == "zosgd") {
+    ZOSGD opt(options, rge);
+    return run_with(opt);
+  } else if (a.method == "sign") {
+    ZOSGDSign opt(options, rge);
+    return run_with(opt);
+  } else if (a.method == "momentum") {
+    ZOSGDMomentum opt(options, rge);
+    return run_with(opt);
+  } else if (a.method == "adam") {
+    ZOAdam opt(options, rge);
+    return run_with(opt);
+  } else if (a.method == "factored") {
+    ZOFactored opt(options, rge);
+    return run_with(opt);
+  } else if (a.method == "hizoo") {
+    HiZOO opt(options, ThreePointRGE({.direction = direction}));
+    return run_with(opt);
+  }
+  throw std::invalid_argument("--method '" + a.method + "' is not one of zosgd, sign, momentum, adam, factored, hizoo");
 } catch (const std::exception& e) {
   std::fprintf(stderr, "zeroth-finetune: %s\n", e.what());
   return 2;
