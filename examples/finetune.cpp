@@ -29,7 +29,7 @@ struct Args {
   std::string task = "sst2", train, eval, out = "runs/finetune", method = "zosgd";
   std::size_t k = 512, batch = 16, eval_examples = 300, directions = 1;
   std::uint64_t steps = 1000, eval_every = 250, seed = 0;
-  double lr = 1e-3, eps = 1e-3, weight_decay = 0.0;
+  double lr = 1e-4, eps = 1e-3, weight_decay = 0.0;
   std::string direction = "gaussian", train_only;
   int threads = 0;
   bool resume = false;
