@@ -42,6 +42,23 @@ concept Preconditioner = requires(R r, UpdateContext& c) {
 template <class E, class R>
 concept CurvatureCompatible = !requires { R::needs_curvature; } || requires { E::reports_curvature; };
 
+/// A rule with a candidate phase: after the estimate it asks for candidates() more evaluations, at the points
+/// candidate(j, c) moves to (from the step's snapshot), and keeps choose(losses) (ZO-SGD-Cons). The Run records the
+/// kept index as one more scalar after the estimator's.
+template <class R>
+concept CandidateRule = requires(R r, const R cr, int j, UpdateContext& c, std::span<const double> loss) {
+  { cr.candidates() } -> std::convertible_to<int>;
+  { r.candidate(j, c) } -> std::same_as<SweepStats>;
+  { r.choose(loss) } -> std::convertible_to<int>;
+};
+
+/// The scalars a step records (StepInfo::projected_gradient, trajectories): the estimator's, then a candidate rule's
+/// choice.
+template <class R, class E>
+int recorded_scalars(const E& e) {
+  return scalar_count(e) + (CandidateRule<R> ? 1 : 0);
+}
+
 /// A host parameter store: named blocks and the chunks sweeps run over.
 template <class S>
 concept HostStore = std::derived_from<S, BufferStore>;

@@ -41,7 +41,7 @@ struct TrajectoryRecord {
 template <class E, class R>
 TrajectoryHeader trajectory_header(const Options& o, const E& est) {
   TrajectoryHeader h;
-  h.directions = static_cast<std::uint32_t>(scalar_count(est));  // values per record: g_1..g_q and any extras
+  h.directions = static_cast<std::uint32_t>(recorded_scalars<R>(est));  // per record: g_1..g_q and any extras
   h.direction = static_cast<std::uint8_t>(est.direction());
   if constexpr (requires { est.one_sided(); }) h.one_sided = est.one_sided();
   h.rollback = static_cast<std::uint8_t>(o.rollback);

@@ -9,6 +9,7 @@
 #include <Eigen/Core>
 
 #include "zeroth/core/concepts.hpp"
+#include "zeroth/estimators/forward_grad.hpp"
 #include "zeroth/estimators/rge.hpp"
 #include "zeroth/optimizer/callback_dispatch.hpp"
 #include "zeroth/optimizer/options.hpp"
@@ -44,6 +45,9 @@ class Optimizer {
     static_assert(Objective<F, P>, "zeroth: the objective must be callable as f(params) or f(), returning a "
                                    "number convertible to double");
     if constexpr (std::derived_from<P, BufferStore>) {
+      static_assert(!requires { E::forward_mode; },
+                    "zeroth: forward-grad evaluates the objective on dual numbers, so minimize() needs an Eigen vector "
+                    "or matrix and a generic objective; over a BufferStore, tell JVPs through run() instead");
       return minimize_store(f, params, params, callbacks...);
     } else {
       static_assert(std::is_base_of_v<Eigen::PlainObjectBase<P>, P>,
@@ -82,9 +86,13 @@ class Optimizer {
     while (run.step() < opt_.max_steps) {
       if constexpr (MinibatchObjective<F>) f.next_batch(run.step());
       std::optional<StepInfo> step;
-      while (!step) {
-        run.ask();
-        step = run.tell(evaluate(f, params));
+      if constexpr (requires { E::forward_mode; }) {
+        if constexpr (!std::derived_from<P, BufferStore>) step = forward_grad_step(f, params, run);
+      } else {
+        while (!step) {
+          run.ask();
+          step = run.tell(evaluate(f, params));
+        }
       }
       state_ = run.state();
       result.loss = step->loss;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -32,6 +33,8 @@ class Run {
  public:
   using estimator_type = E;
   using preconditioner_type = R;
+  /// The rule evaluates candidates after the update (ZO-SGD-Cons): a snapshot is always kept for exact moves.
+  static constexpr bool has_candidates = CandidateRule<R>;
 
   Run(BufferStore& store, const Options& options, const E& estimator, R& rule, RunState state = {})
       : store_(store), opt_(options), est_(estimator), rule_(rule), state_(state) {
@@ -41,15 +44,19 @@ class Run {
     norms_.resize(q);
     offset_.resize(q);
     target_.resize(q);
-    g_.resize(static_cast<std::size_t>(scalar_count(est_)));
+    g_.resize(static_cast<std::size_t>(recorded_scalars<R>(est_)));
     scratch_a_.resize(q);
     scratch_b_.resize(q);
     active_seeds_.resize(q);
     active_coeff_.resize(q);
     losses_.resize(static_cast<std::size_t>(est_.evaluations()));
     partials_.resize(store_.chunks().size());
-    if (opt_.rollback == Rollback::snapshot) snapshot_ = Snapshot(store_);
+    if (opt_.rollback == Rollback::snapshot || has_candidates) snapshot_ = Snapshot(store_);
+    if constexpr (has_candidates) cand_losses_.resize(static_cast<std::size_t>(rule_.candidates()));
+    if constexpr (requires { est_.prepare(store_); }) est_.prepare(store_);    // masks' storage, allocated once
     if constexpr (requires { rule_.prepare(store_); }) rule_.prepare(store_);  // the rule's state, allocated once
+    if constexpr (requires { est_.masks(); })
+      active_.resize(static_cast<std::size_t>(est_.directions()) * store_.blocks().size());
     start_ = std::chrono::steady_clock::now();
   }
 
@@ -57,9 +64,21 @@ class Run {
   Ask ask() {
     if (eval_ < 0) begin_step();
     if (asked_) throw std::logic_error("zeroth: ask() called twice without tell()");
-    move_to(eval_);
     asked_ = true;
-    return {state_.step, eval_, est_.evaluations()};
+    if (cand_ >= 0) {
+      candidate_sweep(cand_);
+      return {state_.step, est_.evaluations() + cand_, evaluations_per_step()};
+    }
+    move_to(eval_);
+    return {state_.step, eval_, evaluations_per_step()};
+  }
+
+  /// Evaluations a step asks for: the estimator's, then a candidate rule's.
+  int evaluations_per_step() const noexcept {
+    if constexpr (has_candidates)
+      return est_.evaluations() + rule_.candidates();
+    else
+      return est_.evaluations();
   }
 
   /// Records the loss at the asked point; returns the step's summary after its last evaluation (or a rollback).
@@ -67,6 +86,13 @@ class Run {
     if (!asked_) throw std::logic_error("zeroth: tell() called without ask()");
     asked_ = false;
     ++state_.evaluations;
+    if constexpr (has_candidates) {
+      if (cand_ >= 0) {  // a non-finite candidate is never kept
+        cand_losses_[static_cast<std::size_t>(cand_)] = std::isfinite(loss) ? loss : HUGE_VAL;
+        if (++cand_ < rule_.candidates()) return std::nullopt;
+        return finish(keep(rule_.choose(cand_losses_)), false);
+      }
+    }
     losses_[static_cast<std::size_t>(eval_)] = loss;
     if (!std::isfinite(loss)) {
       failed_eval_ = eval_;
@@ -75,13 +101,44 @@ class Run {
     }
     if (++eval_ < est_.evaluations()) return std::nullopt;
     est_.estimate(losses_, eps_, g_);
-    return finish(update(), false);
+    return after_estimate();
+  }
+
+  /// For forward-mode estimators (ForwardGrad): begins a step and returns its directions; the tangent of direction k
+  /// is norms[k] z(kind, seeds[k], block, index), masked as masks() says. Measure the JVPs, then tell_directional().
+  struct Directions {
+    Direction kind;
+    std::span<const std::uint64_t> seeds;
+    std::span<const double> norms;
+  };
+  Directions begin_directional() {
+    if (eval_ >= 0) throw std::logic_error("zeroth: begin_directional() during a step");
+    begin_step();
+    return {est_.direction(), seeds_, norms_};
+  }
+
+  /// Records the directional derivatives g_k = grad f . (n_k z_k) measured at the step's start and the loss there,
+  /// and applies the update (or, for a candidate rule, enters its candidate phase: continue with ask/tell).
+  std::optional<StepInfo> tell_directional(std::span<const double> jvp, double loss) {
+    if (eval_ != 0 || asked_ || cand_ >= 0) throw std::logic_error("zeroth: tell_directional() without begin_directional()");
+    if (jvp.size() != seeds_.size()) throw std::invalid_argument("zeroth: tell_directional() needs one value per direction");
+    state_.evaluations += static_cast<std::uint64_t>(est_.evaluations());
+    std::fill(losses_.begin(), losses_.end(), loss);
+    const bool finite = std::isfinite(loss) && std::all_of(jvp.begin(), jvp.end(), [](double v) { return std::isfinite(v); });
+    if (!finite) {
+      failed_eval_ = 0;
+      return finish(SweepStats{}, true);
+    }
+    std::copy(jvp.begin(), jvp.end(), g_.begin());
+    eval_ = est_.evaluations();
+    return after_estimate();
   }
 
   /// Abandons the step under way and returns the parameters to where it began.
   void rollback() {
     if (snapshot_taken_) {
       restore_snapshot(store_, snapshot_, opt_.threads);
+      cand_ = -1;
     } else if (std::any_of(offset_.begin(), offset_.end(), [](double v) { return v != 0.0; })) {
       std::fill(target_.begin(), target_.end(), 0.0);
       linear_sweep();
@@ -106,6 +163,10 @@ class Run {
       return *finish(SweepStats{}, true);
     }
     std::copy(g.begin(), g.end(), g_.begin());
+    if constexpr (has_candidates) {
+      ensure_snapshot();
+      return *finish(keep(static_cast<int>(g.back())), false);
+    }
     return *finish(update(), false);
   }
 
@@ -128,7 +189,45 @@ class Run {
  private:
   Snapshot* snapshot_ptr() noexcept { return snapshot_.empty() ? nullptr : &snapshot_; }
 
-  SweepStats update() {
+  std::optional<StepInfo> after_estimate() {
+    if constexpr (has_candidates) {
+      ensure_snapshot();
+      cand_ = 0;
+      return std::nullopt;
+    }
+    return finish(update(), false);
+  }
+
+  // A candidate rule moves from the snapshot: take one now if no evaluation moved the parameters (forward-grad).
+  void ensure_snapshot() {
+    if (snapshot_taken_) return;
+    const auto chunks = store_.chunks();
+    const auto blocks = store_.blocks();
+    for (const auto& ch : chunks) {
+      const std::size_t es = size_of(blocks[ch.block].dtype);
+      std::memcpy(static_cast<std::byte*>(snapshot_.block(ch.block)) + ch.begin * es,
+                  static_cast<const std::byte*>(blocks[ch.block].data) + ch.begin * es, (ch.end - ch.begin) * es);
+    }
+    snapshot_taken_ = true;
+  }
+
+  void candidate_sweep(int j) {
+    UpdateContext c = context();
+    if constexpr (has_candidates) stats_ = rule_.candidate(j, c);
+  }
+
+  // Moves to the kept candidate (unless it is the one evaluated last: the parameters hold it already) and records it.
+  SweepStats keep(int j) {
+    if constexpr (has_candidates) {
+      if (j < 0 || j >= rule_.candidates()) throw std::logic_error("zeroth: the rule chose no candidate");
+      if (cand_ != rule_.candidates() || j != rule_.candidates() - 1) candidate_sweep(j);
+      g_.back() = static_cast<double>(j);
+    }
+    cand_ = -1;
+    return stats_;
+  }
+
+  UpdateContext context() {
     UpdateContext c{.store = store_,
                     .snapshot = snapshot_ptr(),
                     .direction = est_.direction(),
@@ -144,11 +243,24 @@ class Run {
                     .threads = opt_.threads,
                     .scratch_a = scratch_a_,
                     .scratch_b = scratch_b_};
+    if constexpr (requires { est_.masks(); }) {
+      const DirectionMasks m = est_.masks();
+      c.active = m.active;
+      c.mask = m.mask;
+      c.sum_terms = m.sum_terms;
+    }
+    return c;
+  }
+
+  SweepStats update() {
+    UpdateContext c = context();
     return rule_.update(c);
   }
 
   void begin_step() {
     const std::uint64_t t = state_.step;
+    // The estimator's per-step choices (blocks, masks) from the run seed and the step, with x at the step's start.
+    if constexpr (requires { est_.begin_step(store_, opt_.seed, t); }) est_.begin_step(store_, opt_.seed, t);
     step_seed_ = random::step_seed(opt_.seed, t, 0);
     for (std::size_t k = 0; k < seeds_.size(); ++k) seeds_[k] = random::mix64(step_seed_ + k);
     lr_ = opt_.learning_rate * opt_.lr_schedule.factor(t, opt_.max_steps);
@@ -163,6 +275,7 @@ class Run {
     std::fill(offset_.begin(), offset_.end(), 0.0);
     std::fill(losses_.begin(), losses_.end(), 0.0);
     snapshot_taken_ = false;
+    cand_ = -1;
     eval_ = 0;
     failed_eval_ = -1;
   }
@@ -177,16 +290,23 @@ class Run {
   // Moves from offset_ to target_ in one sweep (from the snapshot once it exists: exact points, no drift).
   void linear_sweep() {
     std::size_t n = 0;
+    DirectionMasks m;
+    if constexpr (requires { est_.masks(); }) m = est_.masks();
+    const std::size_t nb = store_.blocks().size();
     for (std::size_t k = 0; k < target_.size(); ++k) {
       const double c = snapshot_taken_ ? target_[k] : target_[k] - offset_[k];
       if (c != 0.0) {
+        if (!m.active.empty()) std::copy_n(m.active.begin() + k * nb, nb, active_.begin() + n * nb);
         active_seeds_[n] = seeds_[k];
         active_coeff_[n++] = c;
       }
     }
     SweepPlan p{.kind = est_.direction(),
                 .seeds = std::span<const std::uint64_t>(active_seeds_).first(n),
-                .coeff = std::span<const double>(active_coeff_).first(n)};
+                .coeff = std::span<const double>(active_coeff_).first(n),
+                .active = m.active.empty() ? std::span<const std::uint8_t>{}
+                                           : std::span<const std::uint8_t>(active_).first(n * nb),
+                .mask = m.mask};
     if constexpr (requires { rule_.direction_scale(); }) p.direction_scale = rule_.direction_scale();
     if (!snapshot_.empty()) {
       p.from_snapshot = snapshot_taken_;
@@ -227,6 +347,10 @@ class Run {
   Snapshot snapshot_;
   std::vector<std::uint64_t> seeds_, active_seeds_;
   std::vector<double> norms_, offset_, target_, g_, scratch_a_, scratch_b_, active_coeff_, losses_, partials_;
+  std::vector<double> cand_losses_;
+  std::vector<std::uint8_t> active_;
+  SweepStats stats_{};
+  int cand_ = -1;  ///< the candidate under evaluation, or -1 outside the candidate phase
   std::uint64_t step_seed_ = 0;
   double lr_ = 0, eps_ = 0;
   int eval_ = -1, failed_eval_ = -1;

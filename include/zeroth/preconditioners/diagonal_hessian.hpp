@@ -59,12 +59,15 @@ class DiagonalHessian {
                 .back_scale = ptrs_,
                 .from_snapshot = c.from_snapshot,
                 .rounding = c.rounding,
-                .rounding_seed = c.rounding_seed};
+                .rounding_seed = c.rounding_seed,
+                .active = c.active,
+                .mask = c.mask};
     return fused_sweep(
         c.store, c.snapshot, p,
         [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto z) {
           using C = decltype(x0);
           float& s = s_.block(b)[i];
+          if (z == C(0)) return (decay ? static_cast<C>(shrink) : C(1)) * x0;  // masked out: H stays
           // H_new = H (1 - a + a kappa z^2), so H_new^{-1/2} = s / sqrt(1 - a + a kappa z^2).
           const C sn = static_cast<C>(s) / std::sqrt(static_cast<C>(1.0 - a) + static_cast<C>(a * kappa) * z * z);
           s = static_cast<float>(sn);

@@ -14,14 +14,15 @@
 
 namespace zeroth {
 
-/// The fused plan whose element function sees x0 (the step's start) and u = g-hat = (1/q) sum_k g_k n_k z_k.
+/// The fused plan whose element function sees x0 (the step's start) and u = g-hat = (1/q) sum_k g_k n_k z_k (with the
+/// estimator's masks; the sum without 1/q when c.sum_terms).
 /// Uses c.scratch_a and c.scratch_b for the coefficients.
 inline FusedPlan gradient_plan(UpdateContext& c) {
   const std::size_t q = c.seeds.size();
   auto cu = c.scratch_a.first(q), cb = c.scratch_b.first(q);
   bool back = false;
   for (std::size_t k = 0; k < q; ++k) {
-    cu[k] = c.g[k] * c.norms[k] / static_cast<double>(q);
+    cu[k] = c.weighted(c.g[k] * c.norms[k]);
     cb[k] = c.from_snapshot ? 0.0 : -c.offset[k];
     back = back || cb[k] != 0.0;
   }
@@ -31,7 +32,9 @@ inline FusedPlan gradient_plan(UpdateContext& c) {
           .back = back ? cb : std::span<const double>{},
           .from_snapshot = c.from_snapshot,
           .rounding = c.rounding,
-          .rounding_seed = c.rounding_seed};
+          .rounding_seed = c.rounding_seed,
+          .active = c.active,
+          .mask = c.mask};
 }
 
 /// `per` float32 values per trainable parameter, per block (empty for frozen blocks), allocated once for a layout.

@@ -16,14 +16,15 @@ struct Identity {
     const double shrink = 1.0 - c.learning_rate * c.weight_decay;
     auto cd = c.scratch_a.first(q), cn = c.scratch_b.first(q);
     for (std::size_t k = 0; k < q; ++k) {
-      const double u = -c.learning_rate * c.g[k] * c.norms[k] / static_cast<double>(q);
+      const double v = -c.learning_rate * c.g[k] * c.norms[k];
+      const double u = c.sum_terms ? v : v / static_cast<double>(q);
       const double back = c.from_snapshot ? 0.0 : c.offset[k];
       cd[k] = u - shrink * back;
       cn[k] = u - back;
     }
     SweepPlan p{.kind = c.direction, .seeds = c.seeds, .coeff = cd, .coeff_nodecay = cn, .scale = shrink,
                 .scale_nodecay = 1.0, .from_snapshot = c.from_snapshot, .rounding = c.rounding,
-                .rounding_seed = c.rounding_seed};
+                .rounding_seed = c.rounding_seed, .active = c.active, .mask = c.mask};
     return sweep(c.store, c.snapshot, p, c.threads);
   }
 };

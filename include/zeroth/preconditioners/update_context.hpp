@@ -5,6 +5,7 @@
 
 #include "zeroth/random/direction.hpp"
 #include "zeroth/stores/buffer_store.hpp"
+#include "zeroth/sweeps/mask.hpp"
 #include "zeroth/sweeps/snapshot.hpp"
 
 namespace zeroth {
@@ -27,6 +28,14 @@ struct UpdateContext {
   int threads;
   std::span<double> scratch_a;  ///< q doubles each, free for the rule
   std::span<double> scratch_b;
+  /// The estimator's masks, which every sweep of the step applies to z (pass them on to the sweep plans):
+  std::span<const std::uint8_t> active{};  ///< per direction and block (block-wise estimators); empty: all blocks
+  ElementMask mask{};                      ///< per element (sparse estimators); empty: all elements
+  /// g-hat = sum_k g_k z_k rather than the average (1/q) sum_k: directions over disjoint blocks, each its own estimate.
+  bool sum_terms = false;
+
+  /// A direction's term v = g_k n_k weighted into g-hat: v / q, or v itself with sum_terms.
+  double weighted(double v) const noexcept { return sum_terms ? v : v / static_cast<double>(seeds.size()); }
 };
 
 }  // namespace zeroth

@@ -23,6 +23,8 @@ struct FusedPlan {
   bool from_snapshot = false;                  ///< read the source from the snapshot
   Rounding rounding = Rounding::nearest;
   std::uint64_t rounding_seed = 0;
+  std::span<const std::uint8_t> active{};  ///< per direction and block, as SweepPlan::active
+  ElementMask mask{};                      ///< z_k <- m ⊙ z_k, as SweepPlan::mask
 };
 
 namespace detail {
@@ -34,7 +36,7 @@ inline void fused_range(const FusedPlan& p, std::uint32_t block, bool decay, T* 
                         std::size_t end, F& f, SweepStats& st) {
   using C = compute_t<T>;
   constexpr std::size_t G = random::kGroup;
-  const SweepPlan sp{.kind = p.kind, .seeds = p.seeds};
+  const SweepPlan sp{.kind = p.kind, .seeds = p.seeds, .active = p.active, .mask = p.mask};
   const T* src = p.from_snapshot ? snap : x;
   const bool back = !p.back.empty();
   const float* s = p.back_scale.empty() ? nullptr : p.back_scale[block];

@@ -13,6 +13,7 @@
 
 #include "zeroth/random/direction.hpp"
 #include "zeroth/stores/buffer_store.hpp"
+#include "zeroth/sweeps/mask.hpp"
 #include "zeroth/sweeps/snapshot.hpp"
 
 #ifdef _OPENMP
@@ -39,6 +40,10 @@ struct SweepPlan {
   /// Per trainable block, a per-element factor s multiplying the direction terms (null or empty: 1), as HiZOO's
   /// H^{-1/2}: x <- a * source + s * sum_k c_k z_k.
   std::span<const float* const> direction_scale{};
+  /// Per direction k and block b, whether z_k touches block b: active[k * blocks + b] (empty: every block), for
+  /// block-wise estimators.
+  std::span<const std::uint8_t> active{};
+  ElementMask mask{};  ///< z_k <- m ⊙ z_k for every term (sparse estimators; empty: no mask)
 };
 
 /// Counts a sweep reports.
@@ -66,23 +71,36 @@ inline void combine_directions(const SweepPlan& p, std::span<const double> coeff
                                C* w, std::span<const double> coeff2 = {}, C* w2 = nullptr) {
   using B = xsimd::batch<C>;
   alignas(64) float z[random::kGroup];
-  if (p.seeds.empty()) std::fill(w, w + random::kGroup, C(0));
-  if (p.seeds.empty() && w2) std::fill(w2, w2 + random::kGroup, C(0));
-  auto accumulate = [&](std::size_t k, C c, C* out) {
+  auto accumulate = [&](bool first, C c, C* out) {
     if constexpr (std::is_same_v<C, float>) {
       for (std::size_t i = 0; i < random::kGroup; i += B::size) {
         const B zc = B::load_aligned(z + i);  // the first term is c z, later ones fma(c, z, w): the same as a sum from 0
-        (k == 0 ? B(c) * zc : xsimd::fma(B(c), zc, B::load_aligned(out + i))).store_aligned(out + i);
+        (first ? B(c) * zc : xsimd::fma(B(c), zc, B::load_aligned(out + i))).store_aligned(out + i);
       }
     } else {
       for (std::size_t i = 0; i < random::kGroup; ++i)
-        out[i] = k == 0 ? c * static_cast<double>(z[i]) : std::fma(c, static_cast<double>(z[i]), out[i]);
+        out[i] = first ? c * static_cast<double>(z[i]) : std::fma(c, static_cast<double>(z[i]), out[i]);
     }
   };
+  const std::size_t nb = p.active.empty() || p.seeds.empty() ? 0 : p.active.size() / p.seeds.size();
+  bool first = true;
   for (std::size_t k = 0; k < p.seeds.size(); ++k) {
+    if (nb != 0 && !p.active[k * nb + block]) continue;  // z_k does not touch this block
     random::direction_group(p.kind, p.seeds[k], block, g, z);
-    accumulate(k, static_cast<C>(coeff[k]), w);
-    if (w2) accumulate(k, static_cast<C>(coeff2[k]), w2);
+    accumulate(first, static_cast<C>(coeff[k]), w);
+    if (w2) accumulate(first, static_cast<C>(coeff2[k]), w2);
+    first = false;
+  }
+  if (first) std::fill(w, w + random::kGroup, C(0));
+  if (first && w2) std::fill(w2, w2 + random::kGroup, C(0));
+  if (!first && !p.mask.empty()) {
+    const std::uint64_t m = p.mask.group_bits(block, g);
+    if (m != ~std::uint64_t{0})
+      for (std::size_t i = 0; i < random::kGroup; ++i)
+        if (!((m >> i) & 1u)) {
+          w[i] = C(0);
+          if (w2) w2[i] = C(0);
+        }
   }
 }
 
