@@ -246,7 +246,8 @@ class Sparse : public detail::CurvatureTag<Base>, public detail::ForwardTag<Base
 
  public:
   Sparse() : Sparse(Mask{}, Base{}) {}
-  explicit Sparse(Mask mask, Base base = {}) : base_(std::move(base)), mask_(std::move(mask)) {
+  explicit Sparse(Mask mask) : Sparse(std::move(mask), Base{}) {}
+  Sparse(Mask mask, Base base) : base_(std::move(base)), mask_(std::move(mask)) {
     if (base_.direction() == Direction::sphere)
       throw std::invalid_argument("zeroth: a sparse estimator needs gaussian or rademacher directions (a sphere "
                                   "direction is normalised over every element)");
