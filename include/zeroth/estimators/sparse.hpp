@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "zeroth/random/direction.hpp"
 #include "zeroth/random/philox.hpp"
 #include "zeroth/stores/buffer_store.hpp"
 #include "zeroth/sweeps/mask.hpp"
