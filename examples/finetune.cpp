@@ -33,6 +33,9 @@ struct Args {
   std::string direction = "gaussian", train_only;
   int threads = 0;
   bool resume = false;
+  int lora_rank = 0, prefix_tokens = 0;  // parameter-efficient modes (0 = off: full-parameter ZO)
+  double lora_alpha = 16;
+  std::string lora_targets = "wq,wv", prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 
   std::string describe() const {  // what must match for --resume
     std::ostringstream s;
@@ -41,6 +44,8 @@ struct Args {
       << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction
       << "\ntrain_only=" << train_only
       << "\nmethod=" << method << "\n";
+    if (lora_rank > 0) s << "lora_rank=" << lora_rank << "\nlora_alpha=" << lora_alpha << "\nlora_targets=" << lora_targets << "\n";
+    if (prefix_tokens > 0) s << "prefix_tokens=" << prefix_tokens << "\nprefix_init=" << prefix_init << "\n";
     return s.str();
   }
 };
@@ -102,6 +107,17 @@ int main(int argc, char** argv) try {
   app.add_option("--eval-examples", a.eval_examples, "held-out examples evaluated")->capture_default_str();
   app.add_option("--out", a.out, "output directory")->capture_default_str();
   app.add_flag("--resume", a.resume, "continue the run in --out from its last checkpoint");
+  auto* lora = app.add_option("--lora-rank", a.lora_rank, "LoRA: train rank-R adapters instead of the weights (0 = off)")
+                   ->check(CLI::NonNegativeNumber);
+  app.add_option("--lora-alpha", a.lora_alpha, "LoRA scale alpha (adapters add alpha/R B A x)")
+      ->capture_default_str()->needs(lora);
+  app.add_option("--lora-targets", a.lora_targets, "LoRA: comma-separated projections among wq,wk,wv,wo,w1,w2,w3")
+      ->capture_default_str()->needs(lora);
+  auto* prefix = app.add_option("--prefix-tokens", a.prefix_tokens,
+                                "prefix tuning: train P virtual tokens' keys and values per layer (0 = off)")
+                     ->check(CLI::NonNegativeNumber)->excludes(lora);
+  app.add_option("--prefix-init", a.prefix_init, "text whose first P tokens (after BOS) initialise the prefix")
+      ->capture_default_str()->needs(prefix);
   CLI11_PARSE(app, argc, argv);
 
   const data::Task task = data::task_from_string(a.task);
@@ -112,6 +128,25 @@ int main(int argc, char** argv) try {
 
   llama2c::Model model(llama2c::load_checkpoint(a.model));
   const auto tokenizer = llama2c::Tokenizer::load(a.tokenizer, model.config().vocab_size);
+  if (a.lora_rank > 0 && a.prefix_tokens > 0)
+    throw std::invalid_argument("--lora-rank and --prefix-tokens are mutually exclusive");
+  if (a.lora_rank > 0) {
+    llama2c::LoraOptions lo{.rank = a.lora_rank, .alpha = static_cast<float>(a.lora_alpha), .targets = {},
+                            .seed = a.seed};
+    for (std::stringstream ss(a.lora_targets); ss.good();) {
+      std::string t;
+      std::getline(ss, t, ',');
+      if (!t.empty()) lo.targets.push_back(llama2c::projection_from_string(t));
+    }
+    model.enable_lora(std::move(lo));
+  } else if (a.prefix_tokens > 0) {  // BOS + the text's tokens, repeated as needed, cut to P
+    std::vector<int> init = tokenizer.encode(a.prefix_init, true, false);
+    const auto more = tokenizer.encode(a.prefix_init, false, false);
+    if (more.empty()) throw std::invalid_argument("--prefix-init has no tokens");
+    while (init.size() < static_cast<std::size_t>(a.prefix_tokens)) init.insert(init.end(), more.begin(), more.end());
+    init.resize(static_cast<std::size_t>(a.prefix_tokens));
+    model.enable_prefix(init);
+  }
   auto train_all = data::load_task(task, a.train);
   std::vector<data::Example> train, heldout;
   if (!a.eval.empty()) {
@@ -145,7 +180,10 @@ int main(int argc, char** argv) try {
     for (const auto& [name, f] : flags) store.set_flags(name, f);
     if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + a.train_only + "' matches no tensor");
   }
-  std::printf("training %zu of the model's parameters\n", store.dimension());
+  std::printf("training %zu %s\n", store.dimension(),
+              a.lora_rank > 0       ? "parameters of LoRA adapters (base weights frozen)"
+              : a.prefix_tokens > 0 ? "parameters of prefix keys and values (base weights frozen)"
+                                    : "of the model's parameters");
 
   fs::create_directories(a.out);
   const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
@@ -183,8 +221,19 @@ int main(int argc, char** argv) try {
                 static_cast<unsigned long long>(opt.state().step), after.loss, 100 * after.accuracy,
                 100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
                 static_cast<double>(ru.ru_maxrss) / 1024.0);
-    llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.weights(), llama2c::Format::legacy);
-    std::printf("wrote %s/{model.bin,checkpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str());
+    // LoRA: the adapters merged into the weights, so model.bin loads with the plain loader.
+    llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.merged_weights(), llama2c::Format::legacy);
+    if (model.prefix_tokens() > 0) {  // int32 n_layers, tokens, kv_dim; then keys and values, float32
+      const auto& p = model.prefix();
+      const std::int32_t head[3] = {model.config().n_layers, p.tokens, model.config().kv_dim()};
+      std::ostringstream bytes;
+      bytes.write(reinterpret_cast<const char*>(head), sizeof head);
+      for (const auto* v : {&p.keys, &p.values})
+        bytes.write(reinterpret_cast<const char*>(v->data()), static_cast<std::streamsize>(v->size() * sizeof(float)));
+      io::write_atomic(fs::path(a.out) / "prefix.bin", bytes.str());
+    }
+    std::printf("wrote %s/{model.bin,%scheckpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str(),
+                model.prefix_tokens() > 0 ? "prefix.bin," : "");
     if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
     return r.ok() ? 0 : 1;
   };

@@ -17,6 +17,7 @@
 
 #include "config.hpp"
 #include "kv_cache.hpp"
+#include "peft.hpp"
 #include "weights.hpp"
 
 namespace zeroth::llama2c {
@@ -46,6 +47,58 @@ class Model {
   Weights& weights() { return weights_; }
   const Weights& weights() const { return weights_; }
 
+  /// Adds fresh LoRA adapters (replacing any): the model's outputs are unchanged until B moves from zero.
+  void enable_lora(LoraOptions options) { lora_ = Lora::make(config(), std::move(options)); }
+  const Lora& lora() const noexcept { return lora_; }
+  /// The weights with the LoRA adapters merged in (the plain weights when LoRA is off).
+  Weights merged_weights() const { return merge_lora(weights_, lora_); }
+
+  /// Adds a prefix of tokens.size() virtual tokens per layer (replacing any), initialised to the keys and values the
+  /// model (without a prefix) computes for `tokens` at positions 0..size-1: the model then behaves exactly as if
+  /// every sequence were preceded by `tokens`. Real tokens' RoPE positions start after the prefix (see Prefix).
+  void enable_prefix(const std::vector<int>& tokens) {
+    const Config& c = config();
+    const int p = static_cast<int>(tokens.size());
+    if (p <= 0 || p >= c.seq_len)
+      throw std::invalid_argument("zeroth: a prefix needs between 1 and seq_len - 1 = " + std::to_string(c.seq_len - 1) +
+                                  " tokens (got " + std::to_string(p) + ")");
+    prefix_ = Prefix{};
+    std::vector<KvCache> cache(1, KvCache(c, p));
+    hidden_states({tokens}, &cache);
+    Prefix prefix{p, {}, {}};
+    for (int l = 0; l < c.n_layers; ++l)
+      for (auto [dst, src] : {std::pair{&prefix.keys, &cache[0].keys[l]}, std::pair{&prefix.values, &cache[0].values[l]}})
+        dst->insert(dst->end(), src->data(), src->data() + src->size());
+    prefix_ = std::move(prefix);
+  }
+  const Prefix& prefix() const noexcept { return prefix_; }
+  int prefix_tokens() const noexcept { return prefix_.tokens; }
+
+  /// Views of the LoRA and prefix buffers, per layer ("layers.0.attention.wq.lora_a" [rank x cols], ".lora_b"
+  /// [rows x rank]; "layers.0.attention.prefix_keys" / "prefix_values" [tokens x kv_dim]); empty when both are off.
+  std::vector<TensorView> adapter_tensors() {
+    const Config& c = config();
+    std::vector<TensorView> out;
+    for (int l = 0; l < c.n_layers; ++l) {
+      const auto L = static_cast<std::size_t>(l);
+      for (std::size_t i = 0; i < kProjections; ++i) {
+        if (lora_.a[i].empty()) continue;
+        const auto [rows, cols] = projection_shape(c, static_cast<Projection>(i));
+        const auto r = static_cast<std::size_t>(lora_.options.rank);
+        const std::string name = projection_name(static_cast<Projection>(i), l);
+        out.push_back({name + ".lora_a", lora_.a[i].data() + L * r * cols, r * cols, {r, cols}, true});
+        out.push_back({name + ".lora_b", lora_.b[i].data() + L * rows * r, rows * r, {rows, r}, true});
+      }
+      if (prefix_.enabled()) {
+        const auto p = static_cast<std::size_t>(prefix_.tokens), kv = static_cast<std::size_t>(c.kv_dim());
+        const std::string name = "layers." + std::to_string(l) + ".attention.";
+        out.push_back({name + "prefix_keys", prefix_.keys.data() + L * p * kv, p * kv, {p, kv}, false});
+        out.push_back({name + "prefix_values", prefix_.values.data() + L * p * kv, p * kv, {p, kv}, false});
+      }
+    }
+    return out;
+  }
+
   /// Runs the forward pass over contiguous groups of `sequences`, one group per OpenMP thread, calling
   /// `visit(first_row, hidden)` from that thread with the group's final RMS-normed hidden states [rows x dim], whose
   /// rows start at `first_row` of the packed order (sequence after sequence). `visit` must not throw.
@@ -60,7 +113,8 @@ class Model {
     for (std::size_t b = 0; b < B; ++b) {  // validate here: nothing may throw inside the parallel region below
       const auto T = static_cast<Eigen::Index>(sequences[b].size());
       const Eigen::Index start = caches ? (*caches)[b].length : 0;
-      const Eigen::Index limit = caches ? std::min((*caches)[b].capacity, c.seq_len) : c.seq_len;
+      const int positions = c.seq_len - prefix_.tokens;  // the prefix takes the first RoPE positions
+      const Eigen::Index limit = caches ? std::min((*caches)[b].capacity, positions) : positions;
       if (start + T > limit)
         throw std::length_error("zeroth: sequence of " + std::to_string(start + T) + " tokens exceeds the limit " +
                                 std::to_string(limit));
@@ -164,17 +218,21 @@ class Model {
     for (std::size_t b = 0; b < B; ++b)
       for (Eigen::Index t = 0; t < offset[b + 1] - offset[b]; ++t) {
         const int token = sequences[b][static_cast<std::size_t>(t)];
-        position[static_cast<std::size_t>(offset[b] + t)] = static_cast<int>(start[b] + t);
+        position[static_cast<std::size_t>(offset[b] + t)] = static_cast<int>(prefix_.tokens + start[b] + t);
         x.row(offset[b] + t) = Eigen::Map<const Eigen::RowVectorXf>(
             weights_.token_embedding.data() + static_cast<std::size_t>(token) * dim, dim);
       }
 
-    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3;
+    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3, low;  // low: LoRA's A x
+    const Eigen::Index pp = prefix_.tokens;
     for (int l = 0; l < c.n_layers; ++l) {
       rmsnorm(xn, x, weights_.rms_att.data() + l * dim);
       q.noalias() = xn * matrix(weights_.wq, l, dim, dim).transpose();
       k.noalias() = xn * matrix(weights_.wk, l, kv_dim, dim).transpose();
       v.noalias() = xn * matrix(weights_.wv, l, kv_dim, dim).transpose();
+      add_lora(q, xn, Projection::wq, l, low);
+      add_lora(k, xn, Projection::wk, l, low);
+      add_lora(v, xn, Projection::wv, l, low);
       rope(q, position);
       rope(k, position);
 
@@ -199,23 +257,33 @@ class Model {
         const RowMatrix& keys = caches ? caches[b].keys[l] : k;
         const RowMatrix& values = caches ? caches[b].values[l] : v;
         const Eigen::Index kv_row = caches ? 0 : offset[b];
-        RowMatrix scores = q.block(offset[b], head * hs, T, hs) * keys.block(kv_row, kv_col, P, hs).transpose();
+        // Columns: the pp prefix positions (if any), then the sequence's own positions 0..P-1.
+        RowMatrix scores(T, pp + P);
+        const auto query = q.block(offset[b], head * hs, T, hs);
+        if (pp) scores.leftCols(pp).noalias() = query * prefix_matrix(prefix_.keys, l).middleCols(kv_col, hs).transpose();
+        scores.rightCols(P).noalias() = query * keys.block(kv_row, kv_col, P, hs).transpose();
         scores /= std::sqrt(static_cast<float>(hs));
-        for (Eigen::Index t = 0; t < T; ++t) {  // causal softmax over positions 0..start+t
-          auto row = scores.row(t).head(start[b] + t + 1).array();
+        for (Eigen::Index t = 0; t < T; ++t) {  // causal softmax over the prefix and positions 0..start+t
+          auto row = scores.row(t).head(pp + start[b] + t + 1).array();
           row = (row - row.maxCoeff()).exp();
           row /= row.sum();
           scores.row(t).tail(P - start[b] - t - 1).setZero();
         }
-        att.block(offset[b], head * hs, T, hs).noalias() = scores * values.block(kv_row, kv_col, P, hs);
+        auto out = att.block(offset[b], head * hs, T, hs);
+        out.noalias() = scores.rightCols(P) * values.block(kv_row, kv_col, P, hs);
+        if (pp) out.noalias() += scores.leftCols(pp) * prefix_matrix(prefix_.values, l).middleCols(kv_col, hs);
       }
       x.noalias() += att * matrix(weights_.wo, l, dim, dim).transpose();
+      add_lora(x, att, Projection::wo, l, low);
 
       rmsnorm(xn, x, weights_.rms_ffn.data() + l * dim);
       h1.noalias() = xn * matrix(weights_.w1, l, c.hidden_dim, dim).transpose();
       h3.noalias() = xn * matrix(weights_.w3, l, c.hidden_dim, dim).transpose();
+      add_lora(h1, xn, Projection::w1, l, low);
+      add_lora(h3, xn, Projection::w3, l, low);
       h1.array() = h1.array() / (1.0f + (-h1.array()).exp()) * h3.array();  // SwiGLU
       x.noalias() += h1 * matrix(weights_.w2, l, dim, c.hidden_dim).transpose();
+      add_lora(x, h1, Projection::w2, l, low);
     }
     if (caches)
       for (std::size_t b = 0; b < B; ++b) caches[b].length += static_cast<int>(sequences[b].size());
@@ -228,6 +296,22 @@ class Model {
   static Eigen::Map<const RowMatrix> matrix(const std::vector<float>& family, int l, Eigen::Index rows,
                                             Eigen::Index cols) {
     return {family.data() + static_cast<std::size_t>(l) * rows * cols, rows, cols};
+  }
+
+  // out += (alpha / rank) (in A^T) B^T for layer l's adapter of `p`, if it has one; `low` is scratch [rows x rank].
+  void add_lora(RowMatrix& out, const RowMatrix& in, Projection p, int l, RowMatrix& low) const {
+    const auto i = static_cast<std::size_t>(p);
+    if (lora_.a[i].empty()) return;
+    const auto [rows, cols] = projection_shape(config(), p);
+    const Eigen::Index r = lora_.options.rank;
+    low.noalias() = in * matrix(lora_.a[i], l, r, static_cast<Eigen::Index>(cols)).transpose();
+    low *= lora_.scale();
+    out.noalias() += low * matrix(lora_.b[i], l, static_cast<Eigen::Index>(rows), r).transpose();
+  }
+
+  // Layer `l`'s prefix keys or values [tokens x kv_dim].
+  Eigen::Map<const RowMatrix> prefix_matrix(const std::vector<float>& family, int l) const {
+    return matrix(family, l, prefix_.tokens, config().kv_dim());
   }
 
   void rmsnorm(RowMatrix& out, const RowMatrix& x, const float* weight) const {
@@ -256,6 +340,8 @@ class Model {
   }
 
   Weights weights_;
+  Lora lora_;
+  Prefix prefix_;
   RowMatrix rope_cos_, rope_sin_;  // [seq_len x head_size/2]
 };
 

@@ -21,7 +21,8 @@ struct Evaluation {
   std::size_t examples = 0;
 };
 
-/// Satisfies zeroth::Backend: parameters() are the model's tensors, loss(batch) indexes `examples`.
+/// Satisfies zeroth::Backend: parameters() are the model's tensors, loss(batch) indexes `examples`. Enable LoRA or a
+/// prefix on the model before constructing it (prompts are truncated to leave room for the prefix).
 class PromptClassifier {
  public:
   PromptClassifier(Model& model, const Tokenizer& tokenizer, data::Task task, std::vector<data::Example> examples)
@@ -29,10 +30,15 @@ class PromptClassifier {
     for (const auto& e : examples) items_.push_back(tokenize(e));
   }
 
-  /// Every model tensor as a block (norm weights exempt from weight decay).
+  /// Every model tensor as a block (norm weights exempt from weight decay). With LoRA or a prefix on the model, the
+  /// base tensors are frozen blocks and the adapters' buffers (Model::adapter_tensors) follow as trainable ones.
   std::vector<Block> parameters() {
     std::vector<Block> out;
+    const auto adapters = model_.adapter_tensors();
     for (auto& t : model_.weights().tensors())
+      out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = adapters.empty(), .decay = t.decay},
+                          t.shape});
+    for (auto& t : adapters)
       out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = true, .decay = t.decay}, t.shape});
     return out;
   }
@@ -85,7 +91,7 @@ class PromptClassifier {
       longest = std::max(longest, it.candidates.back().size());
     }
     it.context = tokenizer_.encode(p.context, true, false);
-    const std::size_t limit = static_cast<std::size_t>(model_.config().seq_len) - longest;
+    const std::size_t limit = static_cast<std::size_t>(model_.config().seq_len - model_.prefix_tokens()) - longest;
     if (it.context.size() > limit)  // keep BOS and the end of the prompt, where the question is
       it.context.erase(it.context.begin() + 1, it.context.begin() + 1 + static_cast<long>(it.context.size() - limit));
     return it;
