@@ -1,5 +1,6 @@
 // CUDA tests that need a device (they print "no CUDA device: <why>" and return without one): directions and whole
-// ZO-SGD steps against the CPU bit for bit, determinism, 16-bit stores, rollback, and failing CUDA calls.
+// ZO-SGD, Momentum, Adam and HiZOO steps against the CPU bit for bit, determinism, 16-bit stores, rollback, and
+// failing CUDA calls.
 #include "common.cuh"
 
 #include <cmath>
@@ -7,10 +8,17 @@
 #include <string>
 #include <vector>
 
+#include <cstring>
+
+#include <zeroth/cuda/fused.cuh>
 #include <zeroth/cuda/run.cuh>
 #include <zeroth/estimators/rge.hpp>
+#include <zeroth/estimators/three_point.hpp>
 #include <zeroth/optimizer/run.hpp>
+#include <zeroth/preconditioners/adam.hpp>
+#include <zeroth/preconditioners/diagonal_hessian.hpp>
 #include <zeroth/preconditioners/identity.hpp>
+#include <zeroth/preconditioners/momentum.hpp>
 
 using namespace zeroth;
 using zeroth_test::count_different;
@@ -226,4 +234,73 @@ TEST_CASE("failing CUDA calls on a device throw with the call's name and CUDA's 
   const double c[1] = {1.0};
   CHECK_THROWS_WITH(gpu::sweep(store, nullptr, {.seeds = seed, .coeff = c, .from_snapshot = true}),
                     Catch::Contains("needs a snapshot"));
+}
+
+namespace {
+
+// Whole steps of a rule on the host (zeroth::Run) and on the device (gpu::Run with the device rule) from the same
+// parameters: every evaluated point, every update (with a NaN rollback at step 4) and the rule's state agree bit for
+// bit. `host_state(rule, b)` is the host rule's state of block b, `per` its values per element.
+template <class E, class HostRule, class DeviceRule, class HostState>
+void check_rule_steps(const E& est, HostRule host_rule, typename DeviceRule::Options device_options, unsigned per,
+                      HostState host_state) {
+  for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+    for (Rollback rollback : {Rollback::inverse, Rollback::snapshot}) {
+      Mirror m;
+      const Options o{.learning_rate = 1e-3, .epsilon = 1e-3, .weight_decay = 0.1, .max_steps = 10, .seed = 7,
+                      .rollback = rollback, .rounding = rounding, .threads = 1};
+      Run<E, HostRule> host(m.host, o, est, host_rule);
+      gpu::Run<E, DeviceRule> device(m.device, o, est, DeviceRule(device_options));
+      INFO(HostRule::name << " stochastic " << (rounding == Rounding::stochastic) << " snapshot "
+                          << (rollback == Rollback::snapshot));
+      for (int step = 0; step < 6; ++step) {
+        std::optional<StepInfo> hi, di;
+        for (int j = 0; !hi; ++j) {
+          host.ask();
+          device.ask();
+          REQUIRE(m.differences() == 0);
+          const double loss = step == 4 && j == 1 ? NAN : m.loss();
+          hi = host.tell(loss);
+          di = device.tell(loss);
+          REQUIRE(hi.has_value() == di.has_value());
+        }
+        CHECK(hi->rolled_back == di->rolled_back);
+        CHECK(hi->vanished == di->vanished);
+        REQUIRE(m.differences() == 0);
+        const std::vector<float> ds = device.preconditioner().state().to_host();
+        for (const auto& s : m.device.segments()) {
+          INFO("step " << step << " block " << s.block);
+          REQUIRE(std::memcmp(host_state(host.preconditioner(), s.block), ds.data() + per * s.first_element,
+                              per * s.size * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("whole Momentum steps on the device equal the CPU run's bit for bit, state included", "[cuda][fused]") {
+  ZEROTH_REQUIRE_DEVICE();
+  for (Direction kind : {Direction::gaussian, Direction::rademacher})
+    check_rule_steps<RGE, Momentum, gpu::Momentum>(RGE({.directions = 2, .direction = kind}), Momentum({.beta = 0.9}),
+                                                   {.beta = 0.9}, 1,
+                                                   [](Momentum& r, std::size_t b) { return r.momentum(b); });
+}
+
+TEST_CASE("whole Adam steps on the device equal the CPU run's bit for bit, state included", "[cuda][fused]") {
+  ZEROTH_REQUIRE_DEVICE();
+  for (Direction kind : {Direction::gaussian, Direction::rademacher, Direction::sphere})
+    check_rule_steps<RGE, Adam, gpu::Adam>(RGE({.directions = 3, .direction = kind}),
+                                           Adam({.beta1 = 0.8, .beta2 = 0.99}), {.beta1 = 0.8, .beta2 = 0.99}, 2,
+                                           [](Adam& r, std::size_t b) { return r.moments(b); });
+}
+
+TEST_CASE("whole HiZOO steps on the device (scaled perturbations, Hessian update) equal the CPU run's bit for bit",
+          "[cuda][fused]") {
+  ZEROTH_REQUIRE_DEVICE();
+  for (Direction kind : {Direction::gaussian, Direction::rademacher})
+    check_rule_steps<ThreePointRGE, DiagonalHessian, gpu::DiagonalHessian>(
+        ThreePointRGE({.direction = kind}), DiagonalHessian({.alpha = 0.1}), {.alpha = 0.1}, 1,
+        [](DiagonalHessian& r, std::size_t b) { return r.inverse_sqrt_hessian(b); });
 }

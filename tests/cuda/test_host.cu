@@ -8,6 +8,11 @@
 
 #include <zeroth/cuda/device_store.cuh>
 #include <zeroth/cuda/detail/element.cuh>
+#include <zeroth/cuda/fused.cuh>
+#include <zeroth/preconditioners/adam.hpp>
+#include <zeroth/preconditioners/diagonal_hessian.hpp>
+#include <zeroth/preconditioners/momentum.hpp>
+#include <zeroth/sweeps/fused.hpp>
 #include <zeroth/sweeps/sweep.hpp>
 
 using namespace zeroth;
@@ -110,7 +115,7 @@ namespace {
 template <class T>
 std::size_t emulate(const SweepPlan& p, std::vector<T>& x, std::vector<T>* snap, std::uint32_t block, bool decay,
                     const gpu::detail::SweepArgs& a) {
-  const gpu::detail::Segment s{x.data(), x.size(), 0, 0, 0, block, decay ? 1u : 0u};
+  const gpu::detail::Segment s{x.data(), x.size(), 0, 0, 0, block, decay ? 1u : 0u, 0};
   std::size_t vanished = 0;
   for (std::uint64_t c = 0; c < (x.size() + 63) / 64 * 16; ++c) {
     std::uint32_t round[4] = {0, 0, 0, 0};
@@ -174,4 +179,163 @@ TEMPLATE_TEST_CASE("the device sweep body, run on the host, reproduces zeroth::s
       }
     }
   }
+}
+
+namespace {
+
+// The fused plan as kernel parameters, as gpu::detail::make_fused_args builds it, with `back_scale` the host state.
+gpu::detail::FusedArgs fused_args_of(const FusedPlan& p, const float* back_scale) {
+  gpu::detail::FusedArgs a{};
+  a.terms = static_cast<std::uint32_t>(p.seeds.size());
+  for (std::size_t k = 0; k < p.seeds.size(); ++k) {
+    a.seeds[k] = p.seeds[k];
+    a.coeff[k] = float(p.coeff[k]);
+    a.back[k] = p.back.empty() ? 0.0f : float(p.back[k]);
+  }
+  a.has_back = !p.back.empty();
+  a.back_scale = p.back_scale.empty() ? nullptr : back_scale;
+  a.from_snapshot = p.from_snapshot;
+  a.rounding_seed = p.rounding_seed;
+  a.stochastic = p.rounding == Rounding::stochastic;
+  return a;
+}
+
+// Runs the fused kernel's per-thread body on the host over every counter of one block, as the kernel would.
+template <class T, class F>
+std::size_t emulate_fused(const gpu::detail::FusedArgs& a, Direction kind, std::vector<T>& x, const T* snap,
+                          std::uint32_t block, bool decay, std::uint64_t first_element, float* state, const F& f) {
+  const gpu::detail::Segment s{x.data(), x.size(), 0, 0, 0, block, decay ? 1u : 0u, first_element};
+  std::size_t vanished = 0;
+  for (std::uint64_t c = 0; c < (x.size() + 63) / 64 * 16; ++c) {
+    std::uint32_t round[4] = {0, 0, 0, 0};
+    if (a.stochastic) gpu::detail::rounding_words_direct(a.rounding_seed, block, c, round);
+    vanished += kind == Direction::rademacher
+                    ? gpu::detail::fused_counter<T, true>(a, s, c, x.data(), snap, state, f, round)
+                    : gpu::detail::fused_counter<T, false>(a, s, c, x.data(), snap, state, f, round);
+  }
+  return vanished;
+}
+
+// Two steps' updates of a rule on the CPU (rule.update over a BufferStore) and by the device body on host copies,
+// from the same parameters, snapshot and state: x, the state and the vanished count must agree bit for bit.
+// `plan(c)` is the rule's fused plan, `element(c)` its float element step, `state(rule, b)` its state of block b.
+template <class T, class Rule, class Plan, class Element, class State>
+void check_rule_body(Rule rule, unsigned per, float init, int q, Plan plan, Element element, State state) {
+  const std::uint64_t seeds[3] = {21, 22, 23};
+  const double norms[3] = {1.0, 0.9, 1.1}, offset[3] = {1e-3, -1e-3, 2e-3};
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+      for (bool from_snapshot : {false, true}) {
+        auto x = filled<T>(BufferStore::kChunk + 1001, 5), y = filled<T>(77, 6);
+        auto sx = filled<T>(x.size(), 7), sy = filled<T>(y.size(), 8);
+        auto ex = x, ey = y;
+        BufferStore store;
+        store.add("x", x.data(), x.size()).add("y", y.data(), y.size(), {.decay = false});
+        Snapshot snapshot(store);
+        std::memcpy(snapshot.block(0), sx.data(), sx.size() * sizeof(T));
+        std::memcpy(snapshot.block(1), sy.data(), sy.size() * sizeof(T));
+        Rule r = rule;
+        r.prepare(store);
+        std::vector<float> es(per * (x.size() + y.size()), init);
+        for (int step = 0; step < 2; ++step) {
+          const double g[3] = {0.5 - step, -0.25, 2.0 * step + 0.1};  // HiZOO reads (g, kappa)
+          std::vector<double> sa(3), sb(3);
+          UpdateContext c{.store = store, .snapshot = &snapshot, .direction = kind,
+                          .seeds = std::span(seeds).first(q), .norms = std::span(norms).first(q),
+                          .offset = std::span(offset).first(q), .g = std::span(g).first(q == 1 ? 2 : q),
+                          .learning_rate = 1e-2, .weight_decay = 0.1, .from_snapshot = from_snapshot,
+                          .rounding = rounding, .rounding_seed = 99u + step, .threads = 1,
+                          .scratch_a = sa, .scratch_b = sb};
+          // The device body first (the CPU update changes x), from the plan the CPU rule builds.
+          std::vector<double> da(3), db(3);
+          UpdateContext d = c;
+          d.scratch_a = da;
+          d.scratch_b = db;
+          const FusedPlan p = plan(r, d);
+          const auto a = fused_args_of(p, es.data());
+          const auto f = element(r, d);
+          const std::size_t vanished =
+              emulate_fused(a, kind, ex, from_snapshot ? sx.data() : nullptr, 0, true, 0, es.data(), f) +
+              emulate_fused(a, kind, ey, from_snapshot ? sy.data() : nullptr, 1, false, x.size(), es.data(), f);
+          const auto st = r.update(c);
+          INFO(Rule::name << ' ' << to_string(kind) << " stochastic " << (rounding == Rounding::stochastic)
+                          << " from snapshot " << from_snapshot << " step " << step);
+          REQUIRE(same_bits(x, ex));
+          REQUIRE(same_bits(y, ey));
+          REQUIRE(std::memcmp(state(r, 0), es.data(), per * x.size() * sizeof(float)) == 0);
+          REQUIRE(std::memcmp(state(r, 1), es.data() + per * x.size(), per * y.size() * sizeof(float)) == 0);
+          REQUIRE(vanished == st.vanished);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("the fused device body of Momentum, Adam and HiZOO, run on the host, reproduces the CPU rules bit "
+                   "for bit",
+                   "[cuda][fused]", float, bfloat16, float16) {
+  SECTION("momentum") {
+    check_rule_body<TestType>(
+        Momentum({.beta = 0.9}), 1, 0.0f, 3, [](Momentum&, UpdateContext& c) { return gradient_plan(c); },
+        [](Momentum& r, UpdateContext& c) {
+          return Momentum::element<float>(r.options(), c.learning_rate, c.weight_decay);
+        },
+        [](Momentum& r, std::size_t b) { return r.momentum(b); });
+  }
+  SECTION("adam") {
+    check_rule_body<TestType>(
+        Adam({.beta1 = 0.8, .beta2 = 0.99}), 2, 0.0f, 3, [](Adam&, UpdateContext& c) { return gradient_plan(c); },
+        [](Adam& r, UpdateContext& c) {
+          return Adam::element<float>(r.options(), c.learning_rate, c.weight_decay, r.updates() + 1);
+        },
+        [](Adam& r, std::size_t b) { return r.moments(b); });
+  }
+  SECTION("diagonal Hessian") {
+    check_rule_body<TestType>(
+        DiagonalHessian({.alpha = 0.1}), 1, 1.0f, 1,
+        [](DiagonalHessian& r, UpdateContext& c) { return DiagonalHessian::plan(c, r.direction_scale()); },
+        [](DiagonalHessian& r, UpdateContext& c) { return DiagonalHessian::element<float>(r.options(), c); },
+        [](DiagonalHessian& r, std::size_t b) { return r.inverse_sqrt_hessian(b); });
+  }
+}
+
+TEST_CASE("the device sweep body applies a direction scale as the CPU sweep does", "[cuda][sweep]") {
+  const std::uint64_t seeds[2] = {31, 32};
+  const double cd[2] = {1e-3, -2e-3};
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    auto x = filled<float>(BufferStore::kChunk + 1001, 5), y = filled<float>(77, 6);
+    auto ex = x, ey = y;
+    std::vector<float> scale(x.size() + y.size());
+    for (std::size_t i = 0; i < scale.size(); ++i) scale[i] = 0.5f + float(i % 7) * 0.25f;
+    const float* ptrs[2] = {scale.data(), scale.data() + x.size()};
+    BufferStore store;
+    store.add("x", x.data(), x.size()).add("y", y.data(), y.size(), {.decay = false});
+    const SweepPlan p{.kind = kind, .seeds = seeds, .coeff = cd, .scale = 0.999, .direction_scale = ptrs};
+    sweep(store, nullptr, p, 1);
+    auto a = args_of(p);
+    a.direction_scale = scale.data();
+    const gpu::detail::Segment sx{ex.data(), ex.size(), 0, 0, 0, 0, 1u, 0}, sy{ey.data(), ey.size(), 0, 0, 0, 1, 0u,
+                                                                             x.size()};
+    const std::uint32_t round[4] = {0, 0, 0, 0};
+    for (const auto* s : {&sx, &sy})
+      for (std::uint64_t c = 0; c < (s->size + 63) / 64 * 16; ++c)
+        kind == Direction::rademacher
+            ? gpu::detail::sweep_counter<float, true>(a, *s, c, static_cast<float*>(s->data), nullptr, round)
+            : gpu::detail::sweep_counter<float, false>(a, *s, c, static_cast<float*>(s->data), nullptr, round);
+    CHECK(same_bits(x, ex));
+    CHECK(same_bits(y, ey));
+  }
+}
+
+TEST_CASE("device sweeps reject direction masks with a clear error instead of ignoring them", "[cuda][sweep]") {
+  gpu::DeviceStore store;  // empty: the plan is checked before anything touches a device
+  const std::uint64_t seeds[1] = {1};
+  const double coeff[1] = {1e-3};
+  const std::uint8_t active[1] = {1};
+  const SweepPlan sp{.seeds = seeds, .coeff = coeff, .active = active};
+  CHECK_THROWS_WITH(gpu::sweep_async(store, nullptr, sp), Catch::Contains("SweepPlan::active"));
+  const FusedPlan fp{.seeds = seeds, .coeff = coeff, .active = active};
+  CHECK_THROWS_WITH(gpu::detail::make_fused_args(store, fp), Catch::Contains("FusedPlan::active"));
 }

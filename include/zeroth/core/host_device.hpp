@@ -8,3 +8,29 @@
 #define ZEROTH_HOST_DEVICE
 #define ZEROTH_HD_TEMPLATE
 #endif
+
+#include <cstdint>
+#if !defined(__CUDA_ARCH__)
+#include <bit>
+#endif
+
+namespace zeroth::detail {
+
+/// std::bit_cast between float and its bits, callable on a device too.
+ZEROTH_HOST_DEVICE inline std::uint32_t bits_of(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  return std::bit_cast<std::uint32_t>(f);
+#endif
+}
+
+ZEROTH_HOST_DEVICE inline float float_of(std::uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  return std::bit_cast<float>(u);
+#endif
+}
+
+}  // namespace zeroth::detail

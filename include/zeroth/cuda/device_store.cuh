@@ -55,12 +55,9 @@ class DeviceStore {
 
   /// Adds a block; throws std::invalid_argument for an empty or duplicate name, a float64 block or host memory.
   DeviceStore& add_block(Block b) {
-    if (b.name.empty()) throw std::invalid_argument("zeroth: a block needs a name");
+    zeroth::detail::check_new_block(blocks_, b);
     if (b.dtype == DType::f64)
       throw std::invalid_argument("zeroth: block '" + b.name + "' is float64; a DeviceStore holds f32, bf16, f16");
-    if (b.data == nullptr && b.size > 0) throw std::invalid_argument("zeroth: block '" + b.name + "' has null data");
-    if (std::any_of(blocks_.begin(), blocks_.end(), [&](const Block& o) { return o.name == b.name; }))
-      throw std::invalid_argument("zeroth: duplicate block name '" + b.name + "'");
     if (b.size > 0) {
       cudaPointerAttributes attr{};
       ZEROTH_CUDA_CHECK(cudaPointerGetAttributes(&attr, b.data));
@@ -78,21 +75,12 @@ class DeviceStore {
   /// Bytes a DeviceSnapshot of this store holds (the trainable blocks, each 256-byte aligned).
   std::size_t snapshot_bytes() const noexcept { return snapshot_bytes_; }
 
-  const Block& block(const std::string& name) const {
-    for (const auto& b : blocks_)
-      if (b.name == name) return b;
-    throw std::out_of_range("zeroth: no block named '" + name + "'");
-  }
+  const Block& block(const std::string& name) const { return zeroth::detail::find_block(blocks(), name); }
 
   /// Marks a block trainable or frozen. A DeviceSnapshot made before must be made again.
   void set_flags(const std::string& name, BlockFlags flags) {
-    for (auto& b : blocks_)
-      if (b.name == name) {
-        b.flags = flags;
-        rebuild();
-        return;
-      }
-    throw std::out_of_range("zeroth: no block named '" + name + "'");
+    zeroth::detail::find_block(std::span<Block>(blocks_), name).flags = flags;
+    rebuild();
   }
 
   /// The trainable blocks of one element type, as the kernels see them; tiles are kTile elements.
@@ -138,14 +126,16 @@ class DeviceStore {
     segments_.clear();
     dimension_ = 0;
     snapshot_bytes_ = 0;
-    std::uint64_t counter = 0;
+    std::uint64_t counter = 0, trainable_elements = 0;
     for (int ti = 0; ti < 3; ++ti) {
       GroupInfo& g = groups_[ti];
       g = {static_cast<std::uint32_t>(segments_.size()), 0, 0};
       for (std::uint32_t i = 0; i < blocks_.size(); ++i) {
         const Block& b = blocks_[i];
         if (!b.flags.trainable || b.dtype != kTypes[ti] || b.size == 0) continue;
-        segments_.push_back({b.data, b.size, snapshot_bytes_, g.tiles, counter, i, b.flags.decay ? 1u : 0u});
+        segments_.push_back(
+            {b.data, b.size, snapshot_bytes_, g.tiles, counter, i, b.flags.decay ? 1u : 0u, trainable_elements});
+        trainable_elements += b.size;
         g.tiles += (b.size + detail::kTile - 1) / detail::kTile;
         counter += (b.size + 63) / 64 * 16;
         snapshot_bytes_ += (b.bytes() + 255) / 256 * 256;

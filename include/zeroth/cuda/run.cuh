@@ -8,33 +8,46 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zeroth/core/concepts.hpp"
 #include "zeroth/cuda/device_store.cuh"
+#include "zeroth/cuda/fused.cuh"
 #include "zeroth/cuda/sweep.cuh"
 #include "zeroth/optimizer/options.hpp"
 #include "zeroth/optimizer/result.hpp"
 #include "zeroth/optimizer/run.hpp"
+#include "zeroth/preconditioners/identity.hpp"
 #include "zeroth/random/philox.hpp"
 
 namespace zeroth::gpu {
 
-/// Ask/tell over a DeviceStore with MeZO's update (zeroth::Identity): ask() moves the device parameters to the next
-/// point; tell(loss) records the loss the caller computed there (with its device objective) and, after the step's
-/// last evaluation, applies the fused restore + update. Sweeps are enqueued on `stream`; the caller's objective
-/// must run on the same stream or synchronise with it.
+/// Ask/tell over a DeviceStore with the update rule R: MeZO's (zeroth::Identity, whose update is generic over the
+/// context) or a device rule of zeroth/cuda/fused.cuh (gpu::Momentum, gpu::Adam, gpu::DiagonalHessian). ask() moves
+/// the device parameters to the next point; tell(loss) records the loss the caller computed there (with its device
+/// objective) and, after the step's last evaluation, applies the fused restore + update. Sweeps are enqueued on
+/// `stream`; the caller's objective must run on the same stream or synchronise with it.
 ///   zeroth::gpu::Run run(store, {.learning_rate = 1e-3}, zeroth::RGE());
+///   zeroth::gpu::Run adam(store, {.learning_rate = 1e-3}, zeroth::RGE(), zeroth::gpu::Adam({.beta1 = 0.9}));
 ///   while (run.step() < 1000) run.take_step([&] { return model_loss_on_device(); });
-template <Estimator E>
+template <Estimator E, class R = zeroth::Identity>
+  requires CurvatureCompatible<E, R>
 class Run {
  public:
   using estimator_type = E;
+  using preconditioner_type = R;
 
   Run(DeviceStore& store, const Options& options, const E& estimator, RunState state = {},
       cudaStream_t stream = nullptr)
-      : store_(store), opt_(options), est_(estimator), state_(state), stream_(stream) {
+      : Run(store, options, estimator, R{}, state, stream) {}
+
+  Run(DeviceStore& store, const Options& options, const E& estimator, R rule, RunState state = {},
+      cudaStream_t stream = nullptr)
+      : store_(store), opt_(options), est_(estimator), rule_(std::move(rule)), state_(state), stream_(stream) {
     opt_.validate();
+    if constexpr (requires { est_.masks(); })
+      static_assert(sizeof(E) == 0, "zeroth: estimators with direction masks (block-wise, sparse) run on the host only");
     const std::size_t q = static_cast<std::size_t>(est_.directions());
     if (q > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions for one sweep");
     seeds_.resize(q);
@@ -42,6 +55,7 @@ class Run {
     offset_.resize(q);
     target_.resize(q);
     g_.resize(static_cast<std::size_t>(scalar_count(est_)));
+    if constexpr (requires { rule_.prepare(store_); }) rule_.prepare(store_);  // the rule's device state, once
     coeff_d_.resize(q);
     coeff_n_.resize(q);
     active_seeds_.resize(q);
@@ -103,6 +117,7 @@ class Run {
   const Options& options() const noexcept { return opt_; }
   const E& estimator() const noexcept { return est_; }
   DeviceStore& store() noexcept { return store_; }
+  R& preconditioner() noexcept { return rule_; }
   cudaStream_t stream() const noexcept { return stream_; }
   /// Extra device bytes this run holds beyond the parameters (the snapshot, when rollback is bit-exact).
   std::size_t extra_bytes() const noexcept { return snapshot_.bytes(); }
@@ -110,20 +125,24 @@ class Run {
  private:
   DeviceSnapshot* snapshot_ptr() noexcept { return snapshot_.empty() ? nullptr : &snapshot_; }
 
-  // zeroth::Identity::update, term for term: x <- (1 - lr wd)(x + offset z) - lr/q sum_k g_k z_k, one sweep.
   SweepStats update() {
-    const std::size_t q = seeds_.size();
-    const double shrink = 1.0 - lr_ * opt_.weight_decay;
-    for (std::size_t k = 0; k < q; ++k) {
-      const double u = -lr_ * g_[k] * norms_[k] / static_cast<double>(q);
-      const double back = snapshot_taken_ ? 0.0 : offset_[k];
-      coeff_d_[k] = u - shrink * back;
-      coeff_n_[k] = u - back;
-    }
-    SweepPlan p{.kind = est_.direction(), .seeds = seeds_, .coeff = coeff_d_, .coeff_nodecay = coeff_n_,
-                .scale = shrink, .scale_nodecay = 1.0, .from_snapshot = snapshot_taken_, .rounding = opt_.rounding,
-                .rounding_seed = random::mix64(step_seed_ ^ 0x5BD1E995u)};
-    return sweep(store_, snapshot_ptr(), p, stream_);
+    UpdateContext c{{.store = store_,
+                     .snapshot = snapshot_ptr(),
+                     .direction = est_.direction(),
+                     .seeds = seeds_,
+                     .norms = norms_,
+                     .offset = offset_,
+                     .g = g_,
+                     .learning_rate = lr_,
+                     .weight_decay = opt_.weight_decay,
+                     .from_snapshot = snapshot_taken_,
+                     .rounding = opt_.rounding,
+                     .rounding_seed = random::mix64(step_seed_ ^ 0x5BD1E995u),
+                     .threads = 0,
+                     .scratch_a = coeff_d_,
+                     .scratch_b = coeff_n_},
+                    stream_};
+    return rule_.update(c);
   }
 
   void begin_step() {
@@ -165,6 +184,7 @@ class Run {
     SweepPlan p{.kind = est_.direction(),
                 .seeds = std::span<const std::uint64_t>(active_seeds_).first(n),
                 .coeff = std::span<const double>(active_coeff_).first(n)};
+    if constexpr (requires { rule_.direction_scale(); }) p.direction_scale = rule_.direction_scale();
     if (!snapshot_.empty()) {
       p.from_snapshot = snapshot_taken_;
       p.save_snapshot = !snapshot_taken_;
@@ -199,6 +219,7 @@ class Run {
   DeviceStore& store_;
   Options opt_;
   E est_;
+  R rule_;
   RunState state_;
   cudaStream_t stream_;
   DeviceSnapshot snapshot_;

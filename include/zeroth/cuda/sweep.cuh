@@ -3,6 +3,7 @@
 // CPU's Philox counters in the CPU's element layout, one pass over memory, one launch per element type present.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -36,6 +37,33 @@ __device__ inline const Segment& find_segment(const Segment* segs, std::uint32_t
   return segs[lo];
 }
 
+/// The stochastic-rounding words of counter c's four elements (element i takes word i % 4 of rounding counter i / 4),
+/// each lane computing one Philox counter and the others reading it by shuffle. Call it from all 32 lanes of a warp.
+__device__ inline void rounding_words_shared(std::uint64_t seed, std::uint32_t block, std::uint64_t c,
+                                             std::uint32_t round[4]) {
+  const unsigned l = threadIdx.x & 15u;
+  const Words mine = philox_words(seed, block, c, static_cast<std::uint32_t>(Stream::rounding));
+  for (int j = 0; j < 4; ++j) {
+    const int from = 4 * j + static_cast<int>(l >> 2);
+    const std::uint32_t v0 = __shfl_sync(0xFFFFFFFFu, mine.w[0], from, 16);
+    const std::uint32_t v1 = __shfl_sync(0xFFFFFFFFu, mine.w[1], from, 16);
+    const std::uint32_t v2 = __shfl_sync(0xFFFFFFFFu, mine.w[2], from, 16);
+    const std::uint32_t v3 = __shfl_sync(0xFFFFFFFFu, mine.w[3], from, 16);
+    round[j] = (l & 2u) ? ((l & 1u) ? v3 : v2) : ((l & 1u) ? v1 : v0);  // word l % 4, without local memory
+  }
+}
+
+/// Adds a warp's vanished 16-bit elements to the device counter (one atomic per warp). Call it from all 32 lanes.
+template <class T>
+__device__ inline void count_vanished(unsigned n, unsigned long long* vanished) {
+  if constexpr (!std::is_same_v<T, float>) {
+    if (vanished) {
+      n = __reduce_add_sync(0xFFFFFFFFu, n);
+      if ((threadIdx.x & 31u) == 0 && n) atomicAdd(vanished, static_cast<unsigned long long>(n));
+    }
+  }
+}
+
 /// One CUDA block per tile of 1,024 elements (16 direction groups); thread t takes counter 16 g + l of its tile and
 /// the four elements 64 g + 16 j + l. A warp covers two groups: the two halves of one Rademacher counter, so its
 /// Philox evaluation is warp-uniform. Stochastic-rounding words come from the lane holding counter i / 4 by shuffle.
@@ -46,36 +74,42 @@ __global__ void __launch_bounds__(kThreads)
   const std::uint64_t c = (blockIdx.x - s.first_tile) * kThreads + threadIdx.x;
   std::uint32_t round[4] = {0, 0, 0, 0};
   if constexpr (!std::is_same_v<T, float>) {
-    if (a.stochastic) {  // uniform over the grid: every lane reaches the shuffles
-      const unsigned l = threadIdx.x & 15u;
-      const Words mine = philox_words(a.rounding_seed, s.block, c, static_cast<std::uint32_t>(Stream::rounding));
-      for (int j = 0; j < 4; ++j) {
-        const int from = 4 * j + static_cast<int>(l >> 2);
-        const std::uint32_t v0 = __shfl_sync(0xFFFFFFFFu, mine.w[0], from, 16);
-        const std::uint32_t v1 = __shfl_sync(0xFFFFFFFFu, mine.w[1], from, 16);
-        const std::uint32_t v2 = __shfl_sync(0xFFFFFFFFu, mine.w[2], from, 16);
-        const std::uint32_t v3 = __shfl_sync(0xFFFFFFFFu, mine.w[3], from, 16);
-        round[j] = (l & 2u) ? ((l & 1u) ? v3 : v2) : ((l & 1u) ? v1 : v0);  // word l % 4, without local memory
-      }
-    }
+    if (a.stochastic) rounding_words_shared(a.rounding_seed, s.block, c, round);
   }
   T* x = static_cast<T*>(s.data);
   T* snap = snapshot ? reinterpret_cast<T*>(snapshot + s.snapshot_offset) : nullptr;
-  unsigned n = sweep_counter<T, Rademacher>(a, s, c, x, snap, round);
-  if constexpr (!std::is_same_v<T, float>) {
-    if (vanished) {
-      n = __reduce_add_sync(0xFFFFFFFFu, n);
-      if ((threadIdx.x & 31u) == 0 && n) atomicAdd(vanished, static_cast<unsigned long long>(n));
-    }
+  count_vanished<T>(sweep_counter<T, Rademacher>(a, s, c, x, snap, round), vanished);
+}
+
+/// One CUDA block per tile of a type group.
+inline dim3 grid_of(const DeviceStore::Group& g) {
+  if (g.tiles > 0x7FFFFFFFull) throw std::invalid_argument("zeroth: a DeviceStore type group exceeds 2^31 tiles");
+  return dim3(static_cast<unsigned>(g.tiles));
+}
+
+/// Enqueues launch(counter), with counter a zeroed device counter of vanished 16-bit elements (null when the store
+/// has none), and returns the count, waiting for it when there is one.
+template <class Launch>
+SweepStats counting_vanished(DeviceStore& store, cudaStream_t stream, Launch&& launch) {
+  const bool sixteen = store.group(DType::bf16).count + store.group(DType::f16).count > 0;
+  unsigned long long* counter = sixteen ? store.device_counter() : nullptr;
+  if (counter) ZEROTH_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(*counter), stream));
+  launch(counter);
+  SweepStats st;
+  if (counter) {
+    unsigned long long n = 0;
+    ZEROTH_CUDA_CHECK(cudaMemcpyAsync(&n, counter, sizeof(n), cudaMemcpyDeviceToHost, stream));
+    ZEROTH_CUDA_CHECK(cudaStreamSynchronize(stream));
+    st.vanished = static_cast<std::size_t>(n);
   }
+  return st;
 }
 
 template <class T>
 inline void launch_sweep(const SweepArgs& a, bool rademacher, const DeviceStore::Group& g, char* snapshot,
                          unsigned long long* vanished, cudaStream_t stream) {
   if (g.count == 0) return;
-  if (g.tiles > 0x7FFFFFFFull) throw std::invalid_argument("zeroth: a DeviceStore type group exceeds 2^31 tiles");
-  const dim3 grid(static_cast<unsigned>(g.tiles)), block(kThreads);
+  const dim3 grid = grid_of(g), block(kThreads);
   if (rademacher) {
     sweep_kernel<T, true><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, vanished);
     ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::sweep_kernel<T, rademacher>");
@@ -108,8 +142,10 @@ inline SweepArgs make_args(const SweepPlan& p) {
   if (p.seeds.size() > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
   if (p.coeff.size() < p.seeds.size() || (!p.coeff_nodecay.empty() && p.coeff_nodecay.size() < p.seeds.size()))
     throw std::invalid_argument("zeroth: a sweep needs one coefficient per direction");
-  if (!p.direction_scale.empty())
-    throw std::invalid_argument("zeroth: 'SweepPlan::direction_scale' is not supported by the device sweep yet");
+  if (!p.active.empty() || !p.mask.empty())
+    throw std::invalid_argument(
+        "zeroth: the device sweep does not support direction masks yet ('SweepPlan::active' and 'SweepPlan::mask': "
+        "block-wise and sparse estimators run on the host only)");
   SweepArgs a{};
   a.terms = static_cast<std::uint32_t>(p.seeds.size());
   for (std::size_t k = 0; k < p.seeds.size(); ++k) {
@@ -123,7 +159,24 @@ inline SweepArgs make_args(const SweepPlan& p) {
   a.from_snapshot = p.from_snapshot;
   a.save_snapshot = p.save_snapshot;
   a.stochastic = p.rounding == Rounding::stochastic;
+  a.direction_scale = nullptr;
   return a;
+}
+
+/// The one device buffer behind a plan's per-block scale pointers (SweepPlan::direction_scale or FusedPlan::back_scale),
+/// indexed by Segment::first_element: what a gpu::DeviceState's block pointers are. Null when `scale` is empty.
+inline const float* contiguous_scale(const DeviceStore& store, std::span<const float* const> scale, const char* what) {
+  if (scale.empty()) return nullptr;
+  const float* base = nullptr;
+  for (const Segment& s : store.segments()) {
+    const float* p = s.block < scale.size() ? scale[s.block] : nullptr;
+    if (p == nullptr || (base != nullptr && p != base + s.first_element))
+      throw std::invalid_argument(std::string("zeroth: the device sweep needs '") + what +
+                                  "' to point into one device buffer laid out by trainable element (a "
+                                  "gpu::DeviceState of this store), with a pointer for every trainable block");
+    if (base == nullptr) base = p - s.first_element;
+  }
+  return base;
 }
 
 }  // namespace detail
@@ -133,7 +186,8 @@ inline SweepArgs make_args(const SweepPlan& p) {
 /// plan reads or writes it.
 inline void sweep_async(DeviceStore& store, DeviceSnapshot* snapshot, const SweepPlan& p, cudaStream_t stream = nullptr,
                         unsigned long long* vanished = nullptr) {
-  const detail::SweepArgs a = detail::make_args(p);
+  detail::SweepArgs a = detail::make_args(p);
+  a.direction_scale = detail::contiguous_scale(store, p.direction_scale, "SweepPlan::direction_scale");
   if ((p.from_snapshot || p.save_snapshot) && (snapshot == nullptr || snapshot->empty()))
     throw std::logic_error("zeroth: sweep needs a snapshot");
   if (snapshot && !snapshot->empty() && snapshot->bytes() != store.snapshot_bytes())
@@ -149,18 +203,9 @@ inline void sweep_async(DeviceStore& store, DeviceSnapshot* snapshot, const Swee
 /// report the vanished count.
 inline SweepStats sweep(DeviceStore& store, DeviceSnapshot* snapshot, const SweepPlan& p,
                         cudaStream_t stream = nullptr) {
-  const bool sixteen = store.group(DType::bf16).count + store.group(DType::f16).count > 0;
-  unsigned long long* counter = sixteen ? store.device_counter() : nullptr;
-  if (counter) ZEROTH_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(*counter), stream));
-  sweep_async(store, snapshot, p, stream, counter);
-  SweepStats st;
-  if (counter) {
-    unsigned long long n = 0;
-    ZEROTH_CUDA_CHECK(cudaMemcpyAsync(&n, counter, sizeof(n), cudaMemcpyDeviceToHost, stream));
-    ZEROTH_CUDA_CHECK(cudaStreamSynchronize(stream));
-    st.vanished = static_cast<std::size_t>(n);
-  }
-  return st;
+  return detail::counting_vanished(store, stream, [&](unsigned long long* counter) {
+    sweep_async(store, snapshot, p, stream, counter);
+  });
 }
 
 /// Copies the snapshot back into the trainable blocks: a bit-exact rollback.

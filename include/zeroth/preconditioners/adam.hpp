@@ -4,9 +4,27 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "zeroth/core/exact_math.hpp"
 #include "zeroth/preconditioners/fused_update.hpp"
 
 namespace zeroth {
+
+namespace detail {
+/// Adam's per-element step, for host and device (zeroth/cuda/fused.cuh). State: s[0] = m, s[1] = v.
+template <class C>
+struct AdamElement {
+  static constexpr unsigned per = 2;
+  C beta1, one_minus_beta1, beta2, one_minus_beta2, rbc2, epsilon, shrink, step;
+  ZEROTH_HOST_DEVICE C operator()(bool decay, C x0, C u, float* s) const {
+    const C m = exact::fma(beta1, static_cast<C>(s[0]), exact::mul(one_minus_beta1, u));
+    const C v = exact::fma(beta2, static_cast<C>(s[1]), exact::mul(exact::mul(one_minus_beta2, u), u));
+    s[0] = static_cast<float>(m);
+    s[1] = static_cast<float>(v);
+    const C den = exact::fma(exact::sqrt(static_cast<C>(s[1])), rbc2, epsilon);
+    return exact::fma(decay ? shrink : C(1), x0, -exact::div(exact::mul(step, static_cast<C>(s[0])), den));
+  }
+};
+}  // namespace detail
 
 /// m <- b1 m + (1 - b1) g-hat; v <- b2 v + (1 - b2) g-hat^2; x <- (1 - lr wd) x - lr m^ / (sqrt(v^) + eps) with
 /// m^ = m / (1 - b1^t), v^ = v / (1 - b2^t). State: m and v in float32, 8 bytes per trainable parameter.
@@ -36,24 +54,30 @@ class Adam {
   SweepStats update(UpdateContext& c) {
     const FusedPlan p = gradient_plan(c);
     ++t_;
-    const double lr = c.learning_rate, shrink = 1.0 - lr * c.weight_decay;
-    const double bc1 = 1.0 - std::pow(o_.beta1, static_cast<double>(t_));
-    const double rbc2 = 1.0 / std::sqrt(1.0 - std::pow(o_.beta2, static_cast<double>(t_)));
-    const double step = lr / bc1;  // x -= step m / (sqrt(v) / sqrt(bc2) + eps)
+    const auto ef = element<float>(o_, c.learning_rate, c.weight_decay, t_);
+    const auto ed = element<double>(o_, c.learning_rate, c.weight_decay, t_);
     return fused_sweep(
         c.store, c.snapshot, p,
         [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
-          using C = decltype(x0);
-          float* s = mv_.block(b) + 2 * i;
-          const C m = static_cast<C>(o_.beta1) * s[0] + static_cast<C>(1.0 - o_.beta1) * u;
-          const C v = static_cast<C>(o_.beta2) * s[1] + static_cast<C>(1.0 - o_.beta2) * u * u;
-          s[0] = static_cast<float>(m);
-          s[1] = static_cast<float>(v);
-          const C den = std::sqrt(static_cast<C>(s[1])) * static_cast<C>(rbc2) + static_cast<C>(o_.epsilon);
-          return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(step) * static_cast<C>(s[0]) / den;
+          if constexpr (sizeof(x0) == 4)
+            return ef(decay, x0, u, mv_.block(b) + 2 * i);
+          else
+            return ed(decay, x0, u, mv_.block(b) + 2 * i);
         },
         c.threads);
   }
+
+  /// The per-element step of update number t (1 for the first) in arithmetic type C.
+  template <class C>
+  static detail::AdamElement<C> element(const Options& o, double lr, double weight_decay, std::uint64_t t) {
+    const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
+    const double rbc2 = 1.0 / std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(t)));
+    const double step = lr / bc1;  // x -= step m / (sqrt(v) / sqrt(bc2) + eps)
+    return {static_cast<C>(o.beta1), static_cast<C>(1.0 - o.beta1), static_cast<C>(o.beta2),
+            static_cast<C>(1.0 - o.beta2), static_cast<C>(rbc2), static_cast<C>(o.epsilon),
+            static_cast<C>(1.0 - lr * weight_decay), static_cast<C>(step)};
+  }
+  const Options& options() const noexcept { return o_; }
 
   /// Updates applied so far (t of the bias correction).
   std::uint64_t updates() const noexcept { return t_; }

@@ -5,9 +5,28 @@
 #include <stdexcept>
 #include <vector>
 
+#include "zeroth/core/exact_math.hpp"
 #include "zeroth/preconditioners/fused_update.hpp"
 
 namespace zeroth {
+
+namespace detail {
+/// HiZOO's per-element step, for host and device (zeroth/cuda/fused.cuh), with u = n z. State: s[0] = H^{-1/2}, which
+/// also scales the perturbation (the plan's back term). H_new = H (1 - a + a kappa z^2), so
+/// H_new^{-1/2} = s / sqrt(1 - a + a kappa z^2); x <- shrink x0 - lr g s_new z.
+template <class C>
+struct DiagonalHessianElement {
+  static constexpr unsigned per = 1;
+  C one_minus_alpha, alpha_kappa, shrink, lr_g;
+  ZEROTH_HOST_DEVICE C operator()(bool decay, C x0, C z, float* s) const {
+    const C k = decay ? shrink : C(1);
+    if (z == C(0)) return exact::mul(k, x0);  // masked out: H stays
+    const C sn = exact::div(static_cast<C>(s[0]), exact::sqrt(exact::fma(exact::mul(alpha_kappa, z), z, one_minus_alpha)));
+    s[0] = static_cast<float>(sn);
+    return exact::fma(k, x0, -exact::mul(exact::mul(lr_g, static_cast<C>(s[0])), z));
+  }
+};
+}  // namespace detail
 
 /// With kappa = |l+ + l- - 2 l0| / (2 eps^2) from ThreePointRGE (points x0 +- eps H^{-1/2} z):
 /// H <- (1 - alpha) H + alpha kappa H z^2; x <- (1 - lr wd) x - lr g H^{-1/2} z with the updated H.
@@ -46,35 +65,47 @@ class DiagonalHessian {
   std::span<const float* const> direction_scale() const noexcept { return ptrs_; }
 
   SweepStats update(UpdateContext& c) {
-    if (c.seeds.size() != 1 || c.g.size() < 2)
-      throw std::logic_error("zeroth: DiagonalHessian needs one direction and a curvature scalar (ThreePointRGE)");
-    const double lr = c.learning_rate, shrink = 1.0 - lr * c.weight_decay, g = c.g[0];
-    const double kappa = std::abs(c.g[1]), a = o_.alpha;
-    c.scratch_a[0] = c.norms[0];
-    c.scratch_b[0] = c.from_snapshot ? 0.0 : -c.offset[0];
-    FusedPlan p{.kind = c.direction,
-                .seeds = c.seeds,
-                .coeff = c.scratch_a.first(1),
-                .back = c.from_snapshot ? std::span<const double>{} : std::span<const double>(c.scratch_b.first(1)),
-                .back_scale = ptrs_,
-                .from_snapshot = c.from_snapshot,
-                .rounding = c.rounding,
-                .rounding_seed = c.rounding_seed,
-                .active = c.active,
-                .mask = c.mask};
+    const FusedPlan p = plan(c, ptrs_);
+    const auto ef = element<float>(o_, c);
+    const auto ed = element<double>(o_, c);
     return fused_sweep(
         c.store, c.snapshot, p,
         [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto z) {
-          using C = decltype(x0);
-          float& s = s_.block(b)[i];
-          if (z == C(0)) return (decay ? static_cast<C>(shrink) : C(1)) * x0;  // masked out: H stays
-          // H_new = H (1 - a + a kappa z^2), so H_new^{-1/2} = s / sqrt(1 - a + a kappa z^2).
-          const C sn = static_cast<C>(s) / std::sqrt(static_cast<C>(1.0 - a) + static_cast<C>(a * kappa) * z * z);
-          s = static_cast<float>(sn);
-          return (decay ? static_cast<C>(shrink) : C(1)) * x0 - static_cast<C>(lr * g) * static_cast<C>(s) * z;
+          if constexpr (sizeof(x0) == 4)
+            return ef(decay, x0, z, s_.block(b) + i);
+          else
+            return ed(decay, x0, z, s_.block(b) + i);
         },
         c.threads);
   }
+
+  /// The update's fused plan: u = n z, and x0 = source - offset s z (s = `back_scale`, H^{-1/2} before the update).
+  template <class Context>
+  static FusedPlan plan(Context& c, std::span<const float* const> back_scale) {
+    if (c.seeds.size() != 1 || c.g.size() < 2)
+      throw std::logic_error("zeroth: DiagonalHessian needs one direction and a curvature scalar (ThreePointRGE)");
+    c.scratch_a[0] = c.norms[0];
+    c.scratch_b[0] = c.from_snapshot ? 0.0 : -c.offset[0];
+    return {.kind = c.direction,
+            .seeds = c.seeds,
+            .coeff = c.scratch_a.first(1),
+            .back = c.from_snapshot ? std::span<const double>{} : std::span<const double>(c.scratch_b.first(1)),
+            .back_scale = back_scale,
+            .from_snapshot = c.from_snapshot,
+            .rounding = c.rounding,
+            .rounding_seed = c.rounding_seed,
+            .active = c.active,
+            .mask = c.mask};
+  }
+
+  /// The per-element step of one update in arithmetic type C, from the context's g = (g, kappa).
+  template <class C, class Context>
+  static detail::DiagonalHessianElement<C> element(const Options& o, const Context& c) {
+    const double lr = c.learning_rate, a = o.alpha;
+    return {static_cast<C>(1.0 - a), static_cast<C>(a * std::abs(c.g[1])),
+            static_cast<C>(1.0 - lr * c.weight_decay), static_cast<C>(lr * c.g[0])};
+  }
+  const Options& options() const noexcept { return o_; }
 
   /// H^{-1/2} of block b (H = 1 / s^2).
   const float* inverse_sqrt_hessian(std::size_t b) const noexcept { return s_.block(b); }

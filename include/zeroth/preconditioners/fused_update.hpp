@@ -17,7 +17,8 @@ namespace zeroth {
 /// The fused plan whose element function sees x0 (the step's start) and u = g-hat = (1/q) sum_k g_k n_k z_k (with the
 /// estimator's masks; the sum without 1/q when c.sum_terms).
 /// Uses c.scratch_a and c.scratch_b for the coefficients.
-inline FusedPlan gradient_plan(UpdateContext& c) {
+template <class Context>
+FusedPlan gradient_plan(Context& c) {
   const std::size_t q = c.seeds.size();
   auto cu = c.scratch_a.first(q), cb = c.scratch_b.first(q);
   bool back = false;

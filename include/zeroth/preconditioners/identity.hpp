@@ -11,7 +11,8 @@ namespace zeroth {
 struct Identity {
   static constexpr const char* name = "identity";
 
-  SweepStats update(UpdateContext& c) const {
+  template <class Context>
+  SweepStats update(Context& c) const {
     const std::size_t q = c.seeds.size();
     const double shrink = 1.0 - c.learning_rate * c.weight_decay;
     auto cd = c.scratch_a.first(q), cn = c.scratch_b.first(q);
@@ -25,7 +26,10 @@ struct Identity {
     SweepPlan p{.kind = c.direction, .seeds = c.seeds, .coeff = cd, .coeff_nodecay = cn, .scale = shrink,
                 .scale_nodecay = 1.0, .from_snapshot = c.from_snapshot, .rounding = c.rounding,
                 .rounding_seed = c.rounding_seed, .active = c.active, .mask = c.mask};
-    return sweep(c.store, c.snapshot, p, c.threads);
+    if constexpr (requires { c.stream; })
+      return sweep(c.store, c.snapshot, p, c.stream);  // a device context (zeroth/cuda/fused.cuh): gpu::sweep
+    else
+      return sweep(c.store, c.snapshot, p, c.threads);
   }
 };
 

@@ -12,10 +12,11 @@ namespace zeroth {
 struct Sign {
   static constexpr const char* name = "sign";
 
-  SweepStats update(UpdateContext& c) {
+  template <class Context>
+  SweepStats update(Context& c) {
     const std::size_t q = c.seeds.size();
     for (std::size_t k = 0; k < q; ++k) s_[k] = c.g[k] > 0 ? 1.0 : (c.g[k] < 0 ? -1.0 : 0.0);
-    UpdateContext signs = c;
+    Context signs = c;
     signs.g = std::span<const double>(s_).first(q);
     return Identity{}.update(signs);
   }

@@ -11,10 +11,12 @@
 namespace zeroth {
 
 /// The parameters currently hold x0 + sum_k offset[k] z_k (or x0 is in the snapshot when `from_snapshot`);
-/// the rule must move them to the updated x1 in one fused sweep.
-struct UpdateContext {
-  BufferStore& store;
-  Snapshot* snapshot;
+/// the rule must move them to the updated x1 in one fused sweep. Store and Snap are BufferStore and Snapshot on the
+/// host (UpdateContext); zeroth/cuda/fused.cuh derives gpu::UpdateContext over a DeviceStore from the same fields.
+template <class Store, class Snap>
+struct BasicUpdateContext {
+  Store& store;
+  Snap* snapshot;
   Direction direction;
   std::span<const std::uint64_t> seeds;  ///< one per direction
   std::span<const double> norms;         ///< scale of each z_k (sqrt(d)/|g| for sphere directions, else 1)
@@ -37,5 +39,7 @@ struct UpdateContext {
   /// A direction's term v = g_k n_k weighted into g-hat: v / q, or v itself with sum_terms.
   double weighted(double v) const noexcept { return sum_terms ? v : v / static_cast<double>(seeds.size()); }
 };
+
+using UpdateContext = BasicUpdateContext<BufferStore, Snapshot>;
 
 }  // namespace zeroth

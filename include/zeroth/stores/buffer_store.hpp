@@ -38,10 +38,7 @@ class BufferStore {
   }
 
   BufferStore& add_block(Block b) {
-    if (b.name.empty()) throw std::invalid_argument("zeroth: a block needs a name");
-    if (b.data == nullptr && b.size > 0) throw std::invalid_argument("zeroth: block '" + b.name + "' has null data");
-    if (std::any_of(blocks_.begin(), blocks_.end(), [&](const Block& o) { return o.name == b.name; }))
-      throw std::invalid_argument("zeroth: duplicate block name '" + b.name + "'");
+    detail::check_new_block(blocks_, b);
     blocks_.push_back(std::move(b));
     rebuild_chunks();
     return *this;
@@ -54,21 +51,12 @@ class BufferStore {
   /// Number of trainable elements (the dimension d of the problem).
   std::size_t dimension() const noexcept { return dimension_; }
 
-  const Block& block(const std::string& name) const {
-    for (const auto& b : blocks_)
-      if (b.name == name) return b;
-    throw std::out_of_range("zeroth: no block named '" + name + "'");
-  }
+  const Block& block(const std::string& name) const { return detail::find_block(blocks(), name); }
 
   /// Marks a block trainable or frozen (for example to fine-tune only some layers).
   void set_flags(const std::string& name, BlockFlags flags) {
-    for (auto& b : blocks_)
-      if (b.name == name) {
-        b.flags = flags;
-        rebuild_chunks();
-        return;
-      }
-    throw std::out_of_range("zeroth: no block named '" + name + "'");
+    detail::find_block(blocks(), name).flags = flags;
+    rebuild_chunks();
   }
 
  private:

@@ -4,6 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
+
+#include "zeroth/core/exact_math.hpp"
+#include "zeroth/core/host_device.hpp"
 
 namespace zeroth {
 
@@ -39,16 +43,18 @@ struct float16 {
   std::uint16_t bits = 0;
 };
 
-inline float to_float(bfloat16 h) noexcept { return std::bit_cast<float>(std::uint32_t(h.bits) << 16); }
+// The conversions and stochastic rounding below are host/device code: the CUDA kernels (zeroth/cuda) store with them.
 
-inline bfloat16 to_bfloat16(float f) noexcept {
-  std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+ZEROTH_HOST_DEVICE inline float to_float(bfloat16 h) noexcept { return detail::float_of(std::uint32_t(h.bits) << 16); }
+
+ZEROTH_HOST_DEVICE inline bfloat16 to_bfloat16(float f) noexcept {
+  std::uint32_t x = detail::bits_of(f);
   if ((x & 0x7FFFFFFFu) > 0x7F800000u) return {static_cast<std::uint16_t>((x >> 16) | 0x40u)};  // quiet NaN
   x += 0x7FFFu + ((x >> 16) & 1u);
   return {static_cast<std::uint16_t>(x >> 16)};
 }
 
-inline float to_float(float16 h) noexcept {
+ZEROTH_HOST_DEVICE inline float to_float(float16 h) noexcept {
   const std::uint32_t shifted_exp = 0x7C00u << 13;
   std::uint32_t o = (std::uint32_t(h.bits) & 0x7FFFu) << 13;
   const std::uint32_t exp = shifted_exp & o;
@@ -57,21 +63,21 @@ inline float to_float(float16 h) noexcept {
     o += (128u - 16u) << 23;  // Inf / NaN
   } else if (exp == 0) {      // zero / subnormal: renormalise through float arithmetic
     o += 1u << 23;
-    o = std::bit_cast<std::uint32_t>(std::bit_cast<float>(o) - std::bit_cast<float>(113u << 23));
+    o = detail::bits_of(detail::float_of(o) - detail::float_of(113u << 23));
   }
-  return std::bit_cast<float>(o | (std::uint32_t(h.bits) & 0x8000u) << 16);
+  return detail::float_of(o | (std::uint32_t(h.bits) & 0x8000u) << 16);
 }
 
-inline float16 to_float16(float f) noexcept {
-  std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+ZEROTH_HOST_DEVICE inline float16 to_float16(float f) noexcept {
+  std::uint32_t u = detail::bits_of(f);
   const std::uint32_t sign = u & 0x80000000u;
   u ^= sign;
   std::uint32_t o;
   if (u >= (127u + 16u) << 23) {  // overflow, Inf or NaN
     o = u > 0x7F800000u ? 0x7E00u : 0x7C00u;
   } else if (u < 113u << 23) {  // subnormal or zero in binary16: let the float adder round
-    const float magic = std::bit_cast<float>(((127u - 15u) + (23u - 10u) + 1u) << 23);
-    o = std::bit_cast<std::uint32_t>(std::bit_cast<float>(u) + magic) - std::bit_cast<std::uint32_t>(magic);
+    const float magic = detail::float_of(((127u - 15u) + (23u - 10u) + 1u) << 23);
+    o = detail::bits_of(detail::float_of(u) + magic) - detail::bits_of(magic);
   } else {
     const std::uint32_t odd = (u >> 13) & 1u;
     u += ((15u - 127u) << 23) + 0xFFFu + odd;
@@ -81,7 +87,7 @@ inline float16 to_float16(float f) noexcept {
 }
 
 template <class H>
-inline H from_float(float f) noexcept {
+ZEROTH_HOST_DEVICE inline H from_float(float f) noexcept {
   if constexpr (std::is_same_v<H, bfloat16>)
     return to_bfloat16(f);
   else
@@ -90,10 +96,10 @@ inline H from_float(float f) noexcept {
 
 /// Stochastic rounding of f to H: rounds away from zero with probability |f - lo| / ulp, using 24 bits of `r`.
 template <class H>
-inline H round_stochastic(float f, std::uint32_t r) noexcept {
+ZEROTH_HOST_DEVICE inline H round_stochastic(float f, std::uint32_t r) noexcept {
   H n = from_float<H>(f);
   float v = to_float(n);
-  if (!(v == v) || v == f || (std::bit_cast<std::uint32_t>(v) & 0x7FFFFFFFu) >= 0x7F800000u) return n;
+  if (!(v == v) || v == f || (detail::bits_of(v) & 0x7FFFFFFFu) >= 0x7F800000u) return n;
   float af = f < 0 ? -f : f, av = v < 0 ? -v : v;
   H lo = n;  // the representable value toward zero from f
   if (av > af) lo.bits = static_cast<std::uint16_t>(lo.bits - 1);  // one step toward zero (sign-magnitude)
@@ -102,8 +108,8 @@ inline H round_stochastic(float f, std::uint32_t r) noexcept {
   float alo = to_float(lo), ahi = to_float(hi);
   alo = alo < 0 ? -alo : alo;
   ahi = ahi < 0 ? -ahi : ahi;
-  const float p = (af - alo) / (ahi - alo);                        // in [0, 1)
-  const float u = static_cast<float>(r >> 8) * (1.0f / 16777216.0f);  // [0, 1)
+  const float p = exact::div(af - alo, ahi - alo);                        // in [0, 1)
+  const float u = exact::mul(static_cast<float>(r >> 8), 1.0f / 16777216.0f);  // [0, 1)
   return u < p ? hi : lo;
 }
 

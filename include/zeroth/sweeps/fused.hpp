@@ -9,6 +9,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "zeroth/core/exact_math.hpp"
 #include "zeroth/sweeps/sweep.hpp"
 
 namespace zeroth {
@@ -46,7 +47,7 @@ inline void fused_range(const FusedPlan& p, std::uint32_t block, bool decay, T* 
     combine_directions<C>(sp, p.coeff, block, g, u, back ? p.back : std::span<const double>{}, back ? b : nullptr);
     for (std::size_t i = lo; i < hi; ++i) {
       C x0 = load_elem(src[i]);
-      if (back) x0 += (s ? static_cast<C>(s[i]) : C(1)) * b[i - g * G];
+      if (back) x0 = exact::fma(s ? static_cast<C>(s[i]) : C(1), b[i - g * G], x0);  // as the device kernel
       if constexpr (Write)
         store_elem(x, i, static_cast<C>(f(block, decay, i, x0, u[i - g * G])), p.rounding, p.rounding_seed, block, st);
       else

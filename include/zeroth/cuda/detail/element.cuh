@@ -7,6 +7,7 @@
 
 #include <Random123/philox.h>
 
+#include "zeroth/core/exact_math.hpp"
 #include "zeroth/core/host_device.hpp"
 #include "zeroth/random/philox.hpp"
 #include "zeroth/stores/dtype.hpp"
@@ -16,59 +17,22 @@
 #include "zeroth/random/detail/gaussian_math.hpp"
 #undef ZEROTH_INTERNAL_INCLUDE
 
-#if !defined(__CUDA_ARCH__)
-#include <bit>
-#include <cmath>
-#endif
-
 namespace zeroth::gpu::detail {
 
 /// Elements one thread updates (one Philox counter's worth of a Gaussian direction), threads per CUDA block, and the
 /// elements a CUDA block covers (16 direction groups of 64).
 inline constexpr unsigned kPerThread = 4, kThreads = 256, kTile = kPerThread * kThreads;
 
-ZEROTH_HOST_DEVICE inline std::uint32_t bits_of(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  return std::bit_cast<std::uint32_t>(f);
-#endif
-}
-
-ZEROTH_HOST_DEVICE inline float float_of(std::uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  return std::bit_cast<float>(u);
-#endif
-}
+using zeroth::detail::bits_of;
+using zeroth::detail::float_of;
+using zeroth::round_stochastic;
 
 /// a * b + c rounded once (the CPU path's std::fma / xsimd::fma).
-ZEROTH_HOST_DEVICE inline float fma_rn(float a, float b, float c) {
-#if defined(__CUDA_ARCH__)
-  return __fmaf_rn(a, b, c);
-#else
-  return std::fma(a, b, c);
-#endif
-}
-
+ZEROTH_HOST_DEVICE inline float fma_rn(float a, float b, float c) { return exact::fma(a, b, c); }
 /// a * b, never contracted into a neighbouring add.
-ZEROTH_HOST_DEVICE inline float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-
+ZEROTH_HOST_DEVICE inline float mul_rn(float a, float b) { return exact::mul(a, b); }
 /// a / b correctly rounded whatever -prec-div or --use_fast_math say.
-ZEROTH_HOST_DEVICE inline float div_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
+ZEROTH_HOST_DEVICE inline float div_rn(float a, float b) { return exact::div(a, b); }
 
 struct Words {
   std::uint32_t w[4];
@@ -105,67 +69,29 @@ ZEROTH_HOST_DEVICE inline void direction4(std::uint64_t seed, std::uint32_t bloc
   }
 }
 
-// 16-bit conversions: the algorithms of zeroth/stores/dtype.hpp, bit for bit (NaN payloads included), on a device.
+// 16-bit conversions: zeroth/stores/dtype.hpp's own (host/device) functions, under the names the kernels use.
 
 ZEROTH_HOST_DEVICE inline float widen(float f) { return f; }
-ZEROTH_HOST_DEVICE inline float widen(bfloat16 h) { return float_of(std::uint32_t(h.bits) << 16); }
-
-ZEROTH_HOST_DEVICE inline float widen(float16 h) {
-  const std::uint32_t shifted_exp = 0x7C00u << 13;
-  std::uint32_t o = (std::uint32_t(h.bits) & 0x7FFFu) << 13;
-  const std::uint32_t exp = shifted_exp & o;
-  o += (127u - 15u) << 23;
-  if (exp == shifted_exp) {
-    o += (128u - 16u) << 23;
-  } else if (exp == 0) {
-    o += 1u << 23;
-    o = bits_of(float_of(o) - float_of(113u << 23));
-  }
-  return float_of(o | (std::uint32_t(h.bits) & 0x8000u) << 16);
-}
+ZEROTH_HOST_DEVICE inline float widen(bfloat16 h) { return to_float(h); }
+ZEROTH_HOST_DEVICE inline float widen(float16 h) { return to_float(h); }
 
 template <class H>
 ZEROTH_HOST_DEVICE inline H narrow(float f) {
-  std::uint32_t u = bits_of(f);
-  if constexpr (std::is_same_v<H, bfloat16>) {
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return {static_cast<std::uint16_t>((u >> 16) | 0x40u)};
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    return {static_cast<std::uint16_t>(u >> 16)};
-  } else {
-    const std::uint32_t sign = u & 0x80000000u;
-    u ^= sign;
-    std::uint32_t o;
-    if (u >= (127u + 16u) << 23) {
-      o = u > 0x7F800000u ? 0x7E00u : 0x7C00u;
-    } else if (u < 113u << 23) {
-      const float magic = float_of(((127u - 15u) + (23u - 10u) + 1u) << 23);
-      o = bits_of(float_of(u) + magic) - bits_of(magic);
-    } else {
-      const std::uint32_t odd = (u >> 13) & 1u;
-      u += ((15u - 127u) << 23) + 0xFFFu + odd;
-      o = u >> 13;
-    }
-    return {static_cast<std::uint16_t>(o | sign >> 16)};
-  }
+  return from_float<H>(f);
 }
 
-/// zeroth::round_stochastic: away from zero with probability |f - lo| / ulp, from 24 bits of r.
-template <class H>
-ZEROTH_HOST_DEVICE inline H round_stochastic(float f, std::uint32_t r) {
-  H n = narrow<H>(f);
-  const float v = widen(n);
-  if (!(v == v) || v == f || (bits_of(v) & 0x7FFFFFFFu) >= 0x7F800000u) return n;
-  const float af = f < 0 ? -f : f, av = v < 0 ? -v : v;
-  H lo = n;
-  if (av > af) lo.bits = static_cast<std::uint16_t>(lo.bits - 1);
-  H hi = lo;
-  hi.bits = static_cast<std::uint16_t>(hi.bits + 1);
-  float alo = widen(lo), ahi = widen(hi);
-  alo = alo < 0 ? -alo : alo;
-  ahi = ahi < 0 ? -ahi : ahi;
-  const float p = div_rn(af - alo, ahi - alo);
-  const float u = mul_rn(static_cast<float>(r >> 8), 1.0f / 16777216.0f);
-  return u < p ? hi : lo;
+/// *x <- v, rounded to a 16-bit type by the plan's rounding (`r`: the element's stochastic-rounding word), as
+/// zeroth::detail::store_elem. Returns 1 when a 16-bit element kept its bits `old` although its value should change.
+template <class T>
+ZEROTH_HOST_DEVICE inline unsigned store_rounded(T* x, T old, float v, bool stochastic, std::uint32_t r) {
+  if constexpr (std::is_same_v<T, float>) {
+    *x = v;
+    return 0;
+  } else {
+    const T out = stochastic ? round_stochastic<T>(v, r) : narrow<T>(v);
+    *x = out;
+    return out.bits == old.bits && v != widen(old) ? 1u : 0u;
+  }
 }
 
 /// One trainable block as the kernels see it. Blocks are grouped by element type; tiles count within the group,
@@ -178,6 +104,7 @@ struct Segment {
   std::uint64_t first_counter;
   std::uint32_t block;  ///< the block's index in the store: the Philox counter word that separates blocks
   std::uint32_t decay;
+  std::uint64_t first_element;  ///< trainable elements before this segment (in launch order): its rule-state offset
 };
 
 /// A sweep's plan as kernel parameters (about 1.1 KB: well inside the 4 KB parameter space).
@@ -187,6 +114,8 @@ struct SweepArgs {
   float coeff_nodecay[kMaxSweepTerms];
   float scale, scale_nodecay;
   std::uint64_t rounding_seed;
+  /// Per-element factor s of the direction terms (HiZOO's H^{-1/2}), indexed by Segment::first_element + i; null: 1.
+  const float* direction_scale;
   std::uint32_t terms;
   bool from_snapshot, save_snapshot, stochastic;
 };
@@ -215,14 +144,8 @@ ZEROTH_HOST_DEVICE inline unsigned sweep_counter(const SweepArgs& a, const Segme
     const T old = need_old ? x[i] : T{};
     if (a.save_snapshot) snap[i] = old;
     const T src = a.from_snapshot && !a.save_snapshot ? snap[i] : old;
-    const float v = fma_rn(scale, widen(src), w[j]);
-    if constexpr (std::is_same_v<T, float>) {
-      x[i] = v;
-    } else {
-      const T out = a.stochastic ? round_stochastic<T>(v, round[j]) : narrow<T>(v);
-      if (out.bits == old.bits && v != widen(old)) ++vanished;
-      x[i] = out;
-    }
+    const float wj = a.direction_scale ? mul_rn(w[j], a.direction_scale[s.first_element + i]) : w[j];
+    vanished += store_rounded(x + i, old, fma_rn(scale, widen(src), wj), a.stochastic, round[j]);
   }
   return vanished;
 }
