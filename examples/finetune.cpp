@@ -26,7 +26,7 @@ namespace {
 struct Args {
   std::string model = "../shared/models/stories260K/stories260K.bin";
   std::string tokenizer = "../shared/models/stories260K/tok512.bin";
-  std::string task = "sst2", train, eval, out = "runs/finetune", method = "zosgd";
+  std::string task = "sst2", train, eval, out = "runs/finetune", method = "zosgd", objective = "ce";
   std::size_t k = 512, batch = 16, eval_examples = 300, directions = 1;
   std::uint64_t steps = 1000, eval_every = 250, seed = 0;
   double lr = 1e-4, eps = 1e-3, weight_decay = 0.0;
@@ -39,7 +39,7 @@ struct Args {
 
   std::string describe() const {  // what must match for --resume
     std::ostringstream s;
-    s << "model=" << model << "\ntask=" << task << "\ntrain=" << train << "\neval=" << eval << "\nk=" << k
+    s << "model=" << model << "\ntask=" << task << (objective == "ce" ? "" : "\nobjective=" + objective) << "\ntrain=" << train << "\neval=" << eval << "\nk=" << k
       << "\nbatch=" << batch << "\nsteps=" << steps << "\nseed=" << seed << "\nlr=" << lr << "\neps=" << eps
       << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction
       << "\ntrain_only=" << train_only
@@ -86,6 +86,10 @@ int main(int argc, char** argv) try {
   app.add_option("--model", a.model, "llama2.c checkpoint (legacy or version 1)")->capture_default_str();
   app.add_option("--tokenizer", a.tokenizer, "llama2.c tokenizer")->capture_default_str();
   app.add_option("--task", a.task, "sst2, rte, cb, boolq or copa")->capture_default_str();
+  app.add_option("--objective", a.objective,
+                 "ce (cross-entropy over the verbalizers) or accuracy (1 - accuracy: non-differentiable)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ce", "accuracy"}));
   app.add_option("--train", a.train, "training file (default: the task's file under ../shared/data)");
   app.add_option("--eval", a.eval, "held-out file (default: the task's dev/val file; else a split of --train)");
   app.add_option("--k", a.k, "training examples per class (0 = all)")->capture_default_str();
@@ -206,7 +210,16 @@ int main(int argc, char** argv) try {
 
     const auto before = evaluator.evaluate();
     std::printf("before: held-out loss %.4f accuracy %.1f%%\n", before.loss, 100 * before.accuracy);
-    BackendObjective objective(trainer, trainer.size(), std::min(a.batch, trainer.size()), a.seed);
+    // The training objective: cross-entropy, or the error rate itself (piecewise constant in the weights).
+    Minibatch objective(
+        [&](std::span<const std::size_t> batch) {
+          if (a.objective == "ce") return trainer.loss(batch);
+          const auto pred = trainer.predict(batch);
+          double wrong = 0;
+          for (std::size_t j = 0; j < batch.size(); ++j) wrong += pred[j] != trainer.label(batch[j]);
+          return wrong / static_cast<double>(batch.size());
+        },
+        trainer.size(), std::min(a.batch, trainer.size()), a.seed);
     const bool append = a.resume && opt.state().step > 0;
     EvalCallback eval{evaluator, heldout.size(), a.eval_every,
                       std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc)};

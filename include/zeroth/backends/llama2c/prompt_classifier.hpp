@@ -72,6 +72,8 @@ class PromptClassifier {
   }
 
   std::size_t size() const noexcept { return items_.size(); }
+  /// The label of example i.
+  int label(std::size_t i) const { return items_.at(i).label; }
   Model& model() noexcept { return model_; }
 
  private:
