@@ -31,9 +31,10 @@ int scalar_count(const E& e) {
     return e.directions();
 }
 
-/// A preconditioner / update rule: moves the parameters from the last evaluated point to the updated ones.
-template <class R>
-concept Preconditioner = requires(R r, UpdateContext& c) {
+/// A preconditioner / update rule: moves the parameters from the last evaluated point to the updated ones. C is the
+/// context it is given: UpdateContext on the host, gpu::UpdateContext for a device rule (zeroth/cuda/fused.cuh).
+template <class R, class C = UpdateContext>
+concept Preconditioner = requires(R r, C& c) {
   { r.update(c) } -> std::same_as<SweepStats>;
   { R::name } -> std::convertible_to<const char*>;
 };

@@ -172,27 +172,16 @@ __global__ void __launch_bounds__(kThreads) fused_kernel(FusedArgs a, const Segm
 template <class T, class F>
 inline void launch_fused(const FusedArgs& a, bool rademacher, const DeviceStore::Group& g, const char* snapshot,
                          float* state, const F& f, unsigned long long* vanished, cudaStream_t stream) {
-  if (g.count == 0) return;
-  const dim3 grid = grid_of(g), block(kThreads);
-  if (rademacher) {
-    fused_kernel<T, true><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, state, f, vanished);
-    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::fused_kernel<T, rademacher, Rule>");
-  } else {
-    fused_kernel<T, false><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, state, f, vanished);
-    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::fused_kernel<T, gaussian, Rule>");
-  }
+  launch_tiles(rademacher ? fused_kernel<T, true, F> : fused_kernel<T, false, F>, g, stream,
+               rademacher ? "zeroth::gpu::detail::fused_kernel<T, rademacher, Rule>"
+                          : "zeroth::gpu::detail::fused_kernel<T, gaussian, Rule>",
+               a, g.segments, g.count, snapshot, state, f, vanished);
 }
 
 /// The plan as kernel parameters (coefficients rounded to float as the CPU's fused sweep rounds them). Masks are
 /// rejected, never ignored.
 inline FusedArgs make_fused_args(const DeviceStore& store, const FusedPlan& p) {
-  if (p.seeds.size() > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
-  if (p.coeff.size() < p.seeds.size() || (!p.back.empty() && p.back.size() < p.seeds.size()))
-    throw std::invalid_argument("zeroth: a fused sweep needs one coefficient per direction");
-  if (!p.active.empty() || !p.mask.empty())
-    throw std::invalid_argument(
-        "zeroth: the device fused update does not support direction masks yet ('FusedPlan::active' and "
-        "'FusedPlan::mask': block-wise and sparse estimators run on the host only)");
+  check_plan(p.seeds.size(), p.coeff.size(), p.back.size(), !p.active.empty() || !p.mask.empty(), "FusedPlan");
   FusedArgs a{};
   a.terms = static_cast<std::uint32_t>(p.seeds.size());
   for (std::size_t k = 0; k < p.seeds.size(); ++k) {
@@ -218,10 +207,7 @@ SweepStats fused_sweep(DeviceStore& store, DeviceSnapshot* snapshot, const Fused
                        cudaStream_t stream = nullptr) {
   static_assert(std::is_trivially_copyable_v<F>, "zeroth: a device element function must be trivially copyable");
   const detail::FusedArgs a = detail::make_fused_args(store, p);
-  if (p.from_snapshot && (snapshot == nullptr || snapshot->empty()))
-    throw std::logic_error("zeroth: sweep needs a snapshot");
-  if (snapshot && !snapshot->empty() && snapshot->bytes() != store.snapshot_bytes())
-    throw std::logic_error("zeroth: the snapshot was made for another layout of the store");
+  detail::check_snapshot(store, snapshot, p.from_snapshot);
   if (!state.matches(store, F::per))
     throw std::logic_error("zeroth: the rule's device state was prepared for another store layout");
   const char* snap = snapshot && !snapshot->empty() ? snapshot->data() : nullptr;

@@ -105,18 +105,22 @@ SweepStats counting_vanished(DeviceStore& store, cudaStream_t stream, Launch&& l
   return st;
 }
 
+/// Launches `kernel` with one CUDA block per tile of type group g (nothing when g is empty), checking the launch.
+template <class... P, class... A>
+inline void launch_tiles(void (*kernel)(P...), const DeviceStore::Group& g, cudaStream_t stream, const char* name,
+                         A... args) {
+  if (g.count == 0) return;
+  kernel<<<grid_of(g), dim3(kThreads), 0, stream>>>(args...);
+  check(cudaGetLastError(), (std::string("launch of ") + name).c_str(), __FILE__, __LINE__);
+}
+
 template <class T>
 inline void launch_sweep(const SweepArgs& a, bool rademacher, const DeviceStore::Group& g, char* snapshot,
                          unsigned long long* vanished, cudaStream_t stream) {
-  if (g.count == 0) return;
-  const dim3 grid = grid_of(g), block(kThreads);
-  if (rademacher) {
-    sweep_kernel<T, true><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, vanished);
-    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::sweep_kernel<T, rademacher>");
-  } else {
-    sweep_kernel<T, false><<<grid, block, 0, stream>>>(a, g.segments, g.count, snapshot, vanished);
-    ZEROTH_CUDA_CHECK_LAUNCH("zeroth::gpu::detail::sweep_kernel<T, gaussian>");
-  }
+  launch_tiles(rademacher ? sweep_kernel<T, true> : sweep_kernel<T, false>, g, stream,
+               rademacher ? "zeroth::gpu::detail::sweep_kernel<T, rademacher>"
+                          : "zeroth::gpu::detail::sweep_kernel<T, gaussian>",
+               a, g.segments, g.count, snapshot, vanished);
 }
 
 /// Sum over one counter's four elements of z^2 in double (elements past the block's end excluded).
@@ -138,14 +142,29 @@ struct GaussianSquares {
 };
 
 /// The plan as kernel parameters: the CPU's double coefficients rounded to float exactly as the CPU sweep rounds them.
-inline SweepArgs make_args(const SweepPlan& p) {
-  if (p.seeds.size() > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
-  if (p.coeff.size() < p.seeds.size() || (!p.coeff_nodecay.empty() && p.coeff_nodecay.size() < p.seeds.size()))
+/// What every device plan is checked for: at most kMaxSweepTerms directions, a coefficient per direction in `coeff`
+/// (and in `coeff2` unless it is empty), and no direction masks, which the device does not support yet: rejected,
+/// never ignored. `plan` names the plan type in the message.
+inline void check_plan(std::size_t seeds, std::size_t coeff, std::size_t coeff2, bool masked, const char* plan) {
+  if (seeds > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
+  if (coeff < seeds || (coeff2 != 0 && coeff2 < seeds))
     throw std::invalid_argument("zeroth: a sweep needs one coefficient per direction");
-  if (!p.active.empty() || !p.mask.empty())
-    throw std::invalid_argument(
-        "zeroth: the device sweep does not support direction masks yet ('SweepPlan::active' and 'SweepPlan::mask': "
-        "block-wise and sparse estimators run on the host only)");
+  if (masked)
+    throw std::invalid_argument(std::string("zeroth: device sweeps do not support direction masks yet ('") + plan +
+                                "::active' and '" + plan +
+                                "::mask': block-wise and sparse estimators run on the host only)");
+}
+
+/// Checks the snapshot a plan reads or writes (`needed`) against the store it is for.
+inline void check_snapshot(const DeviceStore& store, DeviceSnapshot* snapshot, bool needed) {
+  if (needed && (snapshot == nullptr || snapshot->empty())) throw std::logic_error("zeroth: sweep needs a snapshot");
+  if (snapshot && !snapshot->empty() && snapshot->bytes() != store.snapshot_bytes())
+    throw std::logic_error("zeroth: the snapshot was made for another layout of the store");
+}
+
+inline SweepArgs make_args(const SweepPlan& p) {
+  check_plan(p.seeds.size(), p.coeff.size(), p.coeff_nodecay.size(), !p.active.empty() || !p.mask.empty(),
+             "SweepPlan");
   SweepArgs a{};
   a.terms = static_cast<std::uint32_t>(p.seeds.size());
   for (std::size_t k = 0; k < p.seeds.size(); ++k) {
@@ -188,10 +207,7 @@ inline void sweep_async(DeviceStore& store, DeviceSnapshot* snapshot, const Swee
                         unsigned long long* vanished = nullptr) {
   detail::SweepArgs a = detail::make_args(p);
   a.direction_scale = detail::contiguous_scale(store, p.direction_scale, "SweepPlan::direction_scale");
-  if ((p.from_snapshot || p.save_snapshot) && (snapshot == nullptr || snapshot->empty()))
-    throw std::logic_error("zeroth: sweep needs a snapshot");
-  if (snapshot && !snapshot->empty() && snapshot->bytes() != store.snapshot_bytes())
-    throw std::logic_error("zeroth: the snapshot was made for another layout of the store");
+  detail::check_snapshot(store, snapshot, p.from_snapshot || p.save_snapshot);
   char* snap = snapshot ? snapshot->data() : nullptr;
   const bool rademacher = p.kind == Direction::rademacher;
   detail::launch_sweep<float>(a, rademacher, store.group(DType::f32), snap, nullptr, stream);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -24,20 +25,51 @@ struct RunState {
   std::uint64_t evaluations = 0;  ///< objective evaluations so far
 };
 
+/// What a Run needs of its store type: the snapshot, the context an update rule sees, what runs the sweeps (threads
+/// on the host, a stream on a device) and the sweeps themselves. BufferStore's is here; zeroth/cuda/run.cuh adds
+/// gpu::DeviceStore's, so one Run drives both.
+template <class S>
+struct StoreTraits;
+
+template <>
+struct StoreTraits<BufferStore> {
+  using snapshot_type = Snapshot;
+  using context_type = UpdateContext;
+  using exec_type = int;  ///< threads (0: OpenMP's default)
+  static int exec(const Options& o) noexcept { return o.threads; }
+  static void move(BufferStore& s, Snapshot* snap, const SweepPlan& p, int threads) { sweep(s, snap, p, threads); }
+  static void restore(BufferStore& s, Snapshot& snap, int threads) { restore_snapshot(s, snap, threads); }
+  static double sq_norm(BufferStore& s, std::uint64_t seed, std::span<double> partials, int threads) {
+    return gaussian_sq_norm(s, seed, partials, threads);
+  }
+  static void bind(UpdateContext&, int) noexcept {}
+};
+
 /// Ask/tell over a store: ask() moves the parameters to the next point to evaluate; tell(loss) records it and,
-/// after the step's last evaluation, applies the update and returns the step's summary.
+/// after the step's last evaluation, applies the update and returns the step's summary. S is BufferStore, or
+/// gpu::DeviceStore through gpu::Run (zeroth/cuda/run.cuh).
 ///   auto run = opt.run(store);
 ///   while (run.step() < 100) { run.ask(); if (auto info = run.tell(model.loss())) log(*info); }
-template <Estimator E, Preconditioner R>
+template <Estimator E, class R, class S = BufferStore>
+  requires Preconditioner<R, typename StoreTraits<S>::context_type>
 class Run {
+  using traits = StoreTraits<S>;
+  using snapshot_type = typename traits::snapshot_type;
+  using context_type = typename traits::context_type;
+  using exec_type = typename traits::exec_type;
+
  public:
   using estimator_type = E;
   using preconditioner_type = R;
   /// The rule evaluates candidates after the update (ZO-SGD-Cons): a snapshot is always kept for exact moves.
   static constexpr bool has_candidates = CandidateRule<R>;
 
-  Run(BufferStore& store, const Options& options, const E& estimator, R& rule, RunState state = {})
-      : store_(store), opt_(options), est_(estimator), rule_(rule), state_(state) {
+  Run(S& store, const Options& options, const E& estimator, R& rule, RunState state = {})
+      : Run(store, options, estimator, rule, state, traits::exec(options)) {}
+
+  /// With the executor of the sweeps given (a CUDA stream for a device store).
+  Run(S& store, const Options& options, const E& estimator, R& rule, RunState state, exec_type exec)
+      : store_(store), opt_(options), est_(estimator), rule_(rule), state_(state), exec_(exec) {
     opt_.validate();
     const std::size_t q = static_cast<std::size_t>(est_.directions());
     seeds_.resize(q);
@@ -50,8 +82,8 @@ class Run {
     active_seeds_.resize(q);
     active_coeff_.resize(q);
     losses_.resize(static_cast<std::size_t>(est_.evaluations()));
-    partials_.resize(store_.chunks().size());
-    if (opt_.rollback == Rollback::snapshot || has_candidates) snapshot_ = Snapshot(store_);
+    if constexpr (requires { store_.chunks(); }) partials_.resize(store_.chunks().size());
+    if (opt_.rollback == Rollback::snapshot || has_candidates) snapshot_ = snapshot_type(store_);
     if constexpr (has_candidates) cand_losses_.resize(static_cast<std::size_t>(rule_.candidates()));
     if constexpr (requires { est_.prepare(store_); }) est_.prepare(store_);    // masks' storage, allocated once
     if constexpr (requires { rule_.prepare(store_); }) rule_.prepare(store_);  // the rule's state, allocated once
@@ -137,7 +169,7 @@ class Run {
   /// Abandons the step under way and returns the parameters to where it began.
   void rollback() {
     if (snapshot_taken_) {
-      restore_snapshot(store_, snapshot_, opt_.threads);
+      traits::restore(store_, snapshot_, exec_);
       cand_ = -1;
     } else if (std::any_of(offset_.begin(), offset_.end(), [](double v) { return v != 0.0; })) {
       std::fill(target_.begin(), target_.end(), 0.0);
@@ -181,13 +213,18 @@ class Run {
   const Options& options() const noexcept { return opt_; }
   const E& estimator() const noexcept { return est_; }
   R& preconditioner() noexcept { return rule_; }
-  BufferStore& store() noexcept { return store_; }
-  const BufferStore& store() const noexcept { return store_; }
+  S& store() noexcept { return store_; }
+  const S& store() const noexcept { return store_; }
   /// Extra bytes this run holds beyond the parameters (the snapshot, when rollback is bit-exact).
   std::size_t extra_bytes() const noexcept { return snapshot_.bytes(); }
 
  private:
-  Snapshot* snapshot_ptr() noexcept { return snapshot_.empty() ? nullptr : &snapshot_; }
+  snapshot_type* snapshot_ptr() noexcept { return snapshot_.empty() ? nullptr : &snapshot_; }
+
+ protected:
+  exec_type exec() const noexcept { return exec_; }
+
+ private:
 
   std::optional<StepInfo> after_estimate() {
     if constexpr (has_candidates) {
@@ -212,7 +249,7 @@ class Run {
   }
 
   void candidate_sweep(int j) {
-    UpdateContext c = context();
+    context_type c = context();
     if constexpr (has_candidates) stats_ = rule_.candidate(j, c);
   }
 
@@ -227,22 +264,24 @@ class Run {
     return stats_;
   }
 
-  UpdateContext context() {
-    UpdateContext c{.store = store_,
-                    .snapshot = snapshot_ptr(),
-                    .direction = est_.direction(),
-                    .seeds = seeds_,
-                    .norms = norms_,
-                    .offset = offset_,
-                    .g = g_,
-                    .learning_rate = lr_,
-                    .weight_decay = opt_.weight_decay,
-                    .from_snapshot = snapshot_taken_,
-                    .rounding = opt_.rounding,
-                    .rounding_seed = random::mix64(step_seed_ ^ 0x5BD1E995u),
-                    .threads = opt_.threads,
-                    .scratch_a = scratch_a_,
-                    .scratch_b = scratch_b_};
+  context_type context() {
+    BasicUpdateContext<S, snapshot_type> b{.store = store_,
+                                           .snapshot = snapshot_ptr(),
+                                           .direction = est_.direction(),
+                                           .seeds = seeds_,
+                                           .norms = norms_,
+                                           .offset = offset_,
+                                           .g = g_,
+                                           .learning_rate = lr_,
+                                           .weight_decay = opt_.weight_decay,
+                                           .from_snapshot = snapshot_taken_,
+                                           .rounding = opt_.rounding,
+                                           .rounding_seed = random::mix64(step_seed_ ^ 0x5BD1E995u),
+                                           .threads = opt_.threads,
+                                           .scratch_a = scratch_a_,
+                                           .scratch_b = scratch_b_};
+    context_type c{b};
+    traits::bind(c, exec_);
     if constexpr (requires { est_.masks(); }) {
       const DirectionMasks m = est_.masks();
       c.active = m.active;
@@ -253,7 +292,7 @@ class Run {
   }
 
   SweepStats update() {
-    UpdateContext c = context();
+    context_type c = context();
     return rule_.update(c);
   }
 
@@ -268,7 +307,7 @@ class Run {
     for (std::size_t k = 0; k < seeds_.size(); ++k) {
       norms_[k] = 1.0;
       if (est_.direction() == Direction::sphere) {
-        const double s = gaussian_sq_norm(store_, seeds_[k], partials_, opt_.threads);
+        const double s = traits::sq_norm(store_, seeds_[k], partials_, exec_);
         norms_[k] = s > 0 ? std::sqrt(static_cast<double>(store_.dimension()) / s) : 0.0;
       }
     }
@@ -312,7 +351,7 @@ class Run {
       p.from_snapshot = snapshot_taken_;
       p.save_snapshot = !snapshot_taken_;
     }
-    sweep(store_, snapshot_ptr(), p, opt_.threads);
+    traits::move(store_, snapshot_ptr(), p, exec_);
     snapshot_taken_ = !snapshot_.empty();
     std::copy(target_.begin(), target_.end(), offset_.begin());
   }
@@ -339,12 +378,13 @@ class Run {
     return info;
   }
 
-  BufferStore& store_;
+  S& store_;
   Options opt_;
   E est_;
   R& rule_;
   RunState state_;
-  Snapshot snapshot_;
+  exec_type exec_;
+  snapshot_type snapshot_;
   std::vector<std::uint64_t> seeds_, active_seeds_;
   std::vector<double> norms_, offset_, target_, g_, scratch_a_, scratch_b_, active_coeff_, losses_, partials_;
   std::vector<double> cand_losses_;

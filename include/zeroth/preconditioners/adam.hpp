@@ -56,15 +56,7 @@ class Adam {
     ++t_;
     const auto ef = element<float>(o_, c.learning_rate, c.weight_decay, t_);
     const auto ed = element<double>(o_, c.learning_rate, c.weight_decay, t_);
-    return fused_sweep(
-        c.store, c.snapshot, p,
-        [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
-          if constexpr (sizeof(x0) == 4)
-            return ef(decay, x0, u, mv_.block(b) + 2 * i);
-          else
-            return ed(decay, x0, u, mv_.block(b) + 2 * i);
-        },
-        c.threads);
+    return fused_update(c, p, mv_, ef, ed);
   }
 
   /// The per-element step of update number t (1 for the first) in arithmetic type C.

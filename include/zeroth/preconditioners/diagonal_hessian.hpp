@@ -68,15 +68,7 @@ class DiagonalHessian {
     const FusedPlan p = plan(c, ptrs_);
     const auto ef = element<float>(o_, c);
     const auto ed = element<double>(o_, c);
-    return fused_sweep(
-        c.store, c.snapshot, p,
-        [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto z) {
-          if constexpr (sizeof(x0) == 4)
-            return ef(decay, x0, z, s_.block(b) + i);
-          else
-            return ed(decay, x0, z, s_.block(b) + i);
-        },
-        c.threads);
+    return fused_update(c, p, s_, ef, ed);
   }
 
   /// The update's fused plan: u = n z, and x0 = source - offset s z (s = `back_scale`, H^{-1/2} before the update).

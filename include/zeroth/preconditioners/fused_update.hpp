@@ -107,6 +107,21 @@ class ElementState {
   std::vector<std::vector<float>> data_;
 };
 
+/// One fused sweep applying a rule's per-element step (host/device structs such as detail::MomentumElement, with
+/// `per` state values per element): `ef` for float32 and 16-bit blocks, `ed` for float64 ones.
+template <class Ef, class Ed>
+SweepStats fused_update(UpdateContext& c, const FusedPlan& p, ElementState& state, const Ef& ef, const Ed& ed) {
+  return fused_sweep(
+      c.store, c.snapshot, p,
+      [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
+        if constexpr (sizeof(x0) == sizeof(float))
+          return ef(decay, x0, u, state.block(b) + Ef::per * i);
+        else
+          return ed(decay, x0, u, state.block(b) + Ed::per * i);
+      },
+      c.threads);
+}
+
 namespace detail {
 /// Throws "zeroth: 'field' must be <bound> (got v)" unless ok.
 inline void check_option(bool ok, const char* field, const char* bound, double v) {

@@ -41,15 +41,7 @@ class Momentum {
     const FusedPlan p = gradient_plan(c);
     const auto ef = element<float>(o_, c.learning_rate, c.weight_decay);
     const auto ed = element<double>(o_, c.learning_rate, c.weight_decay);
-    return fused_sweep(
-        c.store, c.snapshot, p,
-        [&](std::uint32_t b, bool decay, std::size_t i, auto x0, auto u) {
-          if constexpr (sizeof(x0) == 4)
-            return ef(decay, x0, u, m_.block(b) + i);
-          else
-            return ed(decay, x0, u, m_.block(b) + i);
-        },
-        c.threads);
+    return fused_update(c, p, m_, ef, ed);
   }
 
   /// The per-element step of one update in arithmetic type C (float, or double for float64 blocks).
