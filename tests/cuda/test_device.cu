@@ -82,6 +82,29 @@ struct Mirror {
   }
 };
 
+/// Six steps of a host run and a device run over the mirrored parameters: every evaluated point and every update
+/// (or rollback: step 4 meets a NaN loss at its second evaluation) agree bit for bit; after(step) checks more.
+template <class HostRun, class DeviceRun, class After>
+void compare_steps(Mirror& m, HostRun& host, DeviceRun& device, After after) {
+  for (int step = 0; step < 6; ++step) {
+    std::optional<StepInfo> hi, di;
+    for (int j = 0; !hi; ++j) {
+      host.ask();
+      device.ask();
+      REQUIRE(m.differences() == 0);  // every evaluated point
+      const double loss = step == 4 && j == 1 ? NAN : m.loss();
+      hi = host.tell(loss);
+      di = device.tell(loss);
+      REQUIRE(hi.has_value() == di.has_value());
+    }
+    CHECK(hi->rolled_back == di->rolled_back);
+    CHECK(hi->vanished == di->vanished);
+    CHECK(hi->seed == di->seed);
+    REQUIRE(m.differences() == 0);  // the update (or the rollback)
+    after(step);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("device directions equal the CPU's bit for bit (Gaussian, Rademacher, sphere's Gaussian)", "[cuda][random]") {
@@ -165,23 +188,7 @@ TEST_CASE("whole ZO-SGD steps on the device equal the CPU run's bit for bit", "[
     Run<RGE, Identity> host(m.host, o, est, rule);
     gpu::Run<RGE> device(m.device, o, est);
     INFO(to_string(c.kind) << " q " << c.q);
-    for (int step = 0; step < 6; ++step) {
-      std::optional<StepInfo> hi, di;
-      for (int j = 0; !hi; ++j) {
-        host.ask();
-        device.ask();
-        REQUIRE(m.differences() == 0);  // every evaluated point
-        // Step 4 meets a NaN loss at its second evaluation: both roll back.
-        const double loss = step == 4 && j == 1 ? NAN : m.loss();
-        hi = host.tell(loss);
-        di = device.tell(loss);
-        REQUIRE(hi.has_value() == di.has_value());
-      }
-      CHECK(hi->rolled_back == di->rolled_back);
-      CHECK(hi->vanished == di->vanished);
-      CHECK(hi->seed == di->seed);
-      REQUIRE(m.differences() == 0);  // the update (or the rollback)
-    }
+    compare_steps(m, host, device, [](int) {});
   }
 }
 
@@ -253,27 +260,14 @@ void check_rule_steps(const E& est, HostRule host_rule, typename DeviceRule::Opt
       gpu::Run<E, DeviceRule> device(m.device, o, est, DeviceRule(device_options));
       INFO(HostRule::name << " stochastic " << (rounding == Rounding::stochastic) << " snapshot "
                           << (rollback == Rollback::snapshot));
-      for (int step = 0; step < 6; ++step) {
-        std::optional<StepInfo> hi, di;
-        for (int j = 0; !hi; ++j) {
-          host.ask();
-          device.ask();
-          REQUIRE(m.differences() == 0);
-          const double loss = step == 4 && j == 1 ? NAN : m.loss();
-          hi = host.tell(loss);
-          di = device.tell(loss);
-          REQUIRE(hi.has_value() == di.has_value());
-        }
-        CHECK(hi->rolled_back == di->rolled_back);
-        CHECK(hi->vanished == di->vanished);
-        REQUIRE(m.differences() == 0);
+      compare_steps(m, host, device, [&](int step) {
         const std::vector<float> ds = device.preconditioner().state().to_host();
         for (const auto& s : m.device.segments()) {
           INFO("step " << step << " block " << s.block);
           REQUIRE(std::memcmp(host_state(host.preconditioner(), s.block), ds.data() + per * s.first_element,
                               per * s.size * sizeof(float)) == 0);
         }
-      }
+      });
     }
   }
 }
