@@ -35,6 +35,8 @@ struct Args {
   bool resume = false;
   int lora_rank = 0, prefix_tokens = 0;  // parameter-efficient modes (0 = off: full-parameter ZO)
   double lora_alpha = 16;
+  bool bf16 = false;                 // matrices held in bfloat16 (updated through zeroth's low-precision path)
+  std::string rounding = "nearest";  // how updates of bfloat16 weights are stored: nearest or stochastic
   std::string lora_targets = "wq,wv", prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 
   std::string describe() const {  // what must match for --resume
@@ -46,6 +48,8 @@ struct Args {
       << "\nmethod=" << method << "\n";
     if (lora_rank > 0) s << "lora_rank=" << lora_rank << "\nlora_alpha=" << lora_alpha << "\nlora_targets=" << lora_targets << "\n";
     if (prefix_tokens > 0) s << "prefix_tokens=" << prefix_tokens << "\nprefix_init=" << prefix_init << "\n";
+    if (bf16) s << "bf16=1\n";
+    if (rounding != "nearest") s << "rounding=" << rounding << "\n";
     return s.str();
   }
 };
@@ -122,6 +126,10 @@ int main(int argc, char** argv) try {
                      ->check(CLI::NonNegativeNumber)->excludes(lora);
   app.add_option("--prefix-init", a.prefix_init, "text whose first P tokens (after BOS) initialise the prefix")
       ->capture_default_str()->needs(prefix);
+  app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (norms stay float32; model.bin is float32)");
+  app.add_option("--rounding", a.rounding, "storing updates of bfloat16 weights: nearest or stochastic")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nearest", "stochastic"}));
   CLI11_PARSE(app, argc, argv);
 
   const data::Task task = data::task_from_string(a.task);
@@ -131,6 +139,7 @@ int main(int argc, char** argv) try {
   const Direction direction = direction_from_string(a.direction);
 
   llama2c::Model model(llama2c::load_checkpoint(a.model));
+  if (a.bf16) model.to_bfloat16();
   const auto tokenizer = llama2c::Tokenizer::load(a.tokenizer, model.config().vocab_size);
   if (a.lora_rank > 0 && a.prefix_tokens > 0)
     throw std::invalid_argument("--lora-rank and --prefix-tokens are mutually exclusive");
@@ -188,11 +197,14 @@ int main(int argc, char** argv) try {
               a.lora_rank > 0       ? "parameters of LoRA adapters (base weights frozen)"
               : a.prefix_tokens > 0 ? "parameters of prefix keys and values (base weights frozen)"
                                     : "of the model's parameters");
+  if (a.bf16) std::printf("weight matrices in bfloat16 (norms float32), %s rounding of updates\n", a.rounding.c_str());
 
   fs::create_directories(a.out);
   const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
   const Options options{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
-                        .seed = a.seed, .threads = a.threads, .evaluate_final = false};
+                        .seed = a.seed,
+                        .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
+                        .threads = a.threads, .evaluate_final = false};
   const RGE rge({.directions = static_cast<int>(a.directions), .direction = direction});
   auto run_with = [&](auto& opt) -> int {
     if (a.resume) {

@@ -119,8 +119,10 @@ inline Weights load_checkpoint(const std::filesystem::path& path, Format* format
   return w;
 }
 
-/// Writes `weights` to `path` in `format`, atomically (a crash leaves the old file or the new one).
+/// Writes `weights` to `path` in `format`, atomically (a crash leaves the old file or the new one). bfloat16 matrices
+/// are written as float32 (exactly), as the format requires.
 inline void save_checkpoint(const std::filesystem::path& path, const Weights& weights, Format format) {
+  if (weights.matrix_dtype == DType::bf16) return save_checkpoint(path, weights.float32(), format);
   const Config& c = weights.config;
   validate(c, path.string());
   if (!weights.has_consistent_sizes())

@@ -1,5 +1,7 @@
 #pragma once
-// Batched CPU forward pass of a llama2.c Llama model: ragged sequences packed into one matrix per projection.
+// Batched CPU forward pass of a llama2.c Llama model: ragged sequences packed into one matrix per projection. The
+// matrices may be held in bfloat16 (Model::to_bfloat16): each is converted to float32 on the fly, layer by layer,
+// into a reusable scratch buffer; all arithmetic is float32.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -50,8 +52,17 @@ class Model {
   /// Adds fresh LoRA adapters (replacing any): the model's outputs are unchanged until B moves from zero.
   void enable_lora(LoraOptions options) { lora_ = Lora::make(config(), std::move(options)); }
   const Lora& lora() const noexcept { return lora_; }
-  /// The weights with the LoRA adapters merged in (the plain weights when LoRA is off).
+  /// The weights in float32 with the LoRA adapters merged in (the plain weights when LoRA is off).
   Weights merged_weights() const { return merge_lora(weights_, lora_); }
+
+  /// Holds the matrices (embedding, wq..w3, classifier) in bfloat16 from now on, rounded to nearest, and frees their
+  /// float32 copies: weights().tensors() then reports them as bf16 views (norms stay float32), so an optimizer
+  /// perturbs and updates them in its low-precision path. The forward converts each to float32 as it is used.
+  void to_bfloat16() { weights_.to_bfloat16(); }
+  /// Back to float32 matrices (exact: every bfloat16 is a float32).
+  void to_float32() { weights_.to_float32(); }
+  /// DType::bf16 after to_bfloat16(), else DType::f32.
+  DType matrix_dtype() const noexcept { return weights_.matrix_dtype; }
 
   /// Adds a prefix of tokens.size() virtual tokens per layer (replacing any), initialised to the keys and values the
   /// model (without a prefix) computes for `tokens` at positions 0..size-1: the model then behaves exactly as if
@@ -86,14 +97,14 @@ class Model {
         const auto [rows, cols] = projection_shape(c, static_cast<Projection>(i));
         const auto r = static_cast<std::size_t>(lora_.options.rank);
         const std::string name = projection_name(static_cast<Projection>(i), l);
-        out.push_back({name + ".lora_a", lora_.a[i].data() + L * r * cols, r * cols, {r, cols}, true});
-        out.push_back({name + ".lora_b", lora_.b[i].data() + L * rows * r, rows * r, {rows, r}, true});
+        out.push_back({name + ".lora_a", lora_.a[i].data() + L * r * cols, r * cols, {r, cols}, true, nullptr});
+        out.push_back({name + ".lora_b", lora_.b[i].data() + L * rows * r, rows * r, {rows, r}, true, nullptr});
       }
       if (prefix_.enabled()) {
         const auto p = static_cast<std::size_t>(prefix_.tokens), kv = static_cast<std::size_t>(c.kv_dim());
         const std::string name = "layers." + std::to_string(l) + ".attention.";
-        out.push_back({name + "prefix_keys", prefix_.keys.data() + L * p * kv, p * kv, {p, kv}, false});
-        out.push_back({name + "prefix_values", prefix_.values.data() + L * p * kv, p * kv, {p, kv}, false});
+        out.push_back({name + "prefix_keys", prefix_.keys.data() + L * p * kv, p * kv, {p, kv}, false, nullptr});
+        out.push_back({name + "prefix_values", prefix_.values.data() + L * p * kv, p * kv, {p, kv}, false, nullptr});
       }
     }
     return out;
@@ -160,15 +171,28 @@ class Model {
   }
   /// Logits of the rows of `hidden` [rows x vocab_size].
   RowMatrix classify(const Eigen::Ref<const RowMatrix>& hidden) const {
+    std::vector<float> scratch;
+    if (weights_.matrix_dtype != DType::bf16) return hidden * classifier_matrix(scratch).transpose();
+    // bfloat16: the classifier converted a block of vocabulary rows at a time (scratch of at most 4096 x dim).
     const Config& c = config();
-    Eigen::Map<const RowMatrix> wcls(weights_.classifier(), c.vocab_size, c.dim);
-    return hidden * wcls.transpose();
+    const Eigen::Index block = std::min<Eigen::Index>(4096, c.vocab_size), dim = c.dim;
+    RowMatrix out(hidden.rows(), c.vocab_size);
+    scratch.resize(static_cast<std::size_t>(block * dim));
+    const bfloat16* w = weights_.classifier_bf16();
+    for (Eigen::Index v0 = 0; v0 < c.vocab_size; v0 += block) {
+      const Eigen::Index n = std::min(block, c.vocab_size - v0);
+      const bfloat16* src = w + static_cast<std::size_t>(v0 * dim);
+      for (std::size_t i = 0; i < static_cast<std::size_t>(n * dim); ++i) scratch[i] = to_float(src[i]);
+      out.middleCols(v0, n).noalias() = hidden * Eigen::Map<const RowMatrix>(scratch.data(), n, dim).transpose();
+    }
+    return out;
   }
 
   /// Logits at every position of every sequence, packed [sum of lengths x vocab_size]; see hidden_states.
   RowMatrix packed_logits(const std::vector<std::vector<int>>& sequences, std::vector<KvCache>* caches = nullptr) const {
     RowMatrix out(packed_rows(sequences), config().vocab_size);
-    Eigen::Map<const RowMatrix> wcls(weights_.classifier(), config().vocab_size, config().dim);
+    std::vector<float> scratch;  // the classifier in float32 when held in bfloat16 (converted once, shared read-only)
+    const auto wcls = classifier_matrix(scratch);
     forward_groups(
         sequences,
         [&](Eigen::Index row, const RowMatrix& h) { out.middleRows(row, h.rows()).noalias() = h * wcls.transpose(); },
@@ -215,21 +239,31 @@ class Model {
     const Eigen::Index N = offset[B];
     std::vector<int> position(static_cast<std::size_t>(N));
     RowMatrix x(N, dim);
+    const Weights& w = weights_;
+    const bool b16 = w.matrix_dtype == DType::bf16;
     for (std::size_t b = 0; b < B; ++b)
       for (Eigen::Index t = 0; t < offset[b + 1] - offset[b]; ++t) {
         const int token = sequences[b][static_cast<std::size_t>(t)];
         position[static_cast<std::size_t>(offset[b] + t)] = static_cast<int>(prefix_.tokens + start[b] + t);
-        x.row(offset[b] + t) = Eigen::Map<const Eigen::RowVectorXf>(
-            weights_.token_embedding.data() + static_cast<std::size_t>(token) * dim, dim);
+        const std::size_t first = static_cast<std::size_t>(token) * static_cast<std::size_t>(dim);
+        if (b16)
+          for (Eigen::Index j = 0; j < dim; ++j)
+            x(offset[b] + t, j) = to_float(w.half.token_embedding[first + static_cast<std::size_t>(j)]);
+        else
+          x.row(offset[b] + t) = Eigen::Map<const Eigen::RowVectorXf>(w.token_embedding.data() + first, dim);
       }
+    // bf16 matrices: the layer's matrix in float32, converted just before its product (one at a time).
+    std::vector<float> scratch;
+    auto W = [&](const std::vector<float>& f32, const std::vector<bfloat16>& half, int l, Eigen::Index rows,
+                 Eigen::Index cols) { return layer_matrix(f32, half, l, rows, cols, scratch); };
 
     RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3, low;  // low: LoRA's A x
     const Eigen::Index pp = prefix_.tokens;
     for (int l = 0; l < c.n_layers; ++l) {
       rmsnorm(xn, x, weights_.rms_att.data() + l * dim);
-      q.noalias() = xn * matrix(weights_.wq, l, dim, dim).transpose();
-      k.noalias() = xn * matrix(weights_.wk, l, kv_dim, dim).transpose();
-      v.noalias() = xn * matrix(weights_.wv, l, kv_dim, dim).transpose();
+      q.noalias() = xn * W(w.wq, w.half.wq, l, dim, dim).transpose();
+      k.noalias() = xn * W(w.wk, w.half.wk, l, kv_dim, dim).transpose();
+      v.noalias() = xn * W(w.wv, w.half.wv, l, kv_dim, dim).transpose();
       add_lora(q, xn, Projection::wq, l, low);
       add_lora(k, xn, Projection::wk, l, low);
       add_lora(v, xn, Projection::wv, l, low);
@@ -273,16 +307,16 @@ class Model {
         out.noalias() = scores.rightCols(P) * values.block(kv_row, kv_col, P, hs);
         if (pp) out.noalias() += scores.leftCols(pp) * prefix_matrix(prefix_.values, l).middleCols(kv_col, hs);
       }
-      x.noalias() += att * matrix(weights_.wo, l, dim, dim).transpose();
+      x.noalias() += att * W(w.wo, w.half.wo, l, dim, dim).transpose();
       add_lora(x, att, Projection::wo, l, low);
 
       rmsnorm(xn, x, weights_.rms_ffn.data() + l * dim);
-      h1.noalias() = xn * matrix(weights_.w1, l, c.hidden_dim, dim).transpose();
-      h3.noalias() = xn * matrix(weights_.w3, l, c.hidden_dim, dim).transpose();
+      h1.noalias() = xn * W(w.w1, w.half.w1, l, c.hidden_dim, dim).transpose();
+      h3.noalias() = xn * W(w.w3, w.half.w3, l, c.hidden_dim, dim).transpose();
       add_lora(h1, xn, Projection::w1, l, low);
       add_lora(h3, xn, Projection::w3, l, low);
       h1.array() = h1.array() / (1.0f + (-h1.array()).exp()) * h3.array();  // SwiGLU
-      x.noalias() += h1 * matrix(weights_.w2, l, dim, c.hidden_dim).transpose();
+      x.noalias() += h1 * W(w.w2, w.half.w2, l, dim, c.hidden_dim).transpose();
       add_lora(x, h1, Projection::w2, l, low);
     }
     if (caches)
@@ -296,6 +330,27 @@ class Model {
   static Eigen::Map<const RowMatrix> matrix(const std::vector<float>& family, int l, Eigen::Index rows,
                                             Eigen::Index cols) {
     return {family.data() + static_cast<std::size_t>(l) * rows * cols, rows, cols};
+  }
+
+  // Layer `l` of a matrix family as float32: the float32 buffer itself, or the bfloat16 one converted into `scratch`
+  // (valid until the next call with the same scratch).
+  Eigen::Map<const RowMatrix> layer_matrix(const std::vector<float>& f32, const std::vector<bfloat16>& half, int l,
+                                           Eigen::Index rows, Eigen::Index cols, std::vector<float>& scratch) const {
+    if (weights_.matrix_dtype != DType::bf16) return matrix(f32, l, rows, cols);
+    const auto n = static_cast<std::size_t>(rows * cols);
+    const bfloat16* src = half.data() + static_cast<std::size_t>(l) * n;
+    if (scratch.size() < n) scratch.resize(n);
+    float* dst = scratch.data();
+    for (std::size_t i = 0; i < n; ++i) dst[i] = to_float(src[i]);
+    return {dst, rows, cols};
+  }
+
+  // The classifier [vocab_size x dim] as float32 (converted into `scratch` when held in bfloat16).
+  Eigen::Map<const RowMatrix> classifier_matrix(std::vector<float>& scratch) const {
+    const Config& c = config();
+    if (weights_.matrix_dtype != DType::bf16) return {weights_.classifier(), c.vocab_size, c.dim};
+    const auto& half = c.shared_classifier ? weights_.half.token_embedding : weights_.half.wcls;
+    return layer_matrix({}, half, 0, c.vocab_size, c.dim, scratch);
   }
 
   // out += (alpha / rank) (in A^T) B^T for layer l's adapter of `p`, if it has one; `low` is scratch [rows x rank].

@@ -128,9 +128,9 @@ struct Prefix {
   bool enabled() const noexcept { return tokens > 0; }
 };
 
-/// The weights with every LoRA adapter merged in: W + (alpha / rank) B A (loadable by the plain loader).
+/// The weights in float32 with every LoRA adapter merged in: W + (alpha / rank) B A (loadable by the plain loader).
 inline Weights merge_lora(const Weights& base, const Lora& lora) {
-  Weights w = base;
+  Weights w = base.float32();
   if (!lora.enabled()) return w;
   const Config& c = base.config;
   const std::size_t r = static_cast<std::size_t>(lora.options.rank);

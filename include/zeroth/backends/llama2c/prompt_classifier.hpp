@@ -32,11 +32,12 @@ class PromptClassifier {
 
   /// Every model tensor as a block (norm weights exempt from weight decay). With LoRA or a prefix on the model, the
   /// base tensors are frozen blocks and the adapters' buffers (Model::adapter_tensors) follow as trainable ones.
+  /// After Model::to_bfloat16 the matrices are DType::bf16 blocks (updated in float32, stored rounded).
   std::vector<Block> parameters() {
     std::vector<Block> out;
     const auto adapters = model_.adapter_tensors();
     for (auto& t : model_.weights().tensors())
-      out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = adapters.empty(), .decay = t.decay},
+      out.push_back(Block{t.name, t.storage(), t.size, t.dtype(), {.trainable = adapters.empty(), .decay = t.decay},
                           t.shape});
     for (auto& t : adapters)
       out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = true, .decay = t.decay}, t.shape});

@@ -56,6 +56,8 @@ struct State {
 /// Logits for `token` at position `pos`, given that positions 0..pos-1 were already fed through `s`.
 inline const std::vector<float>& forward(const Weights& w, State& s, int token, int pos) {
   const Config& p = w.config;
+  if (w.matrix_dtype != DType::f32)
+    throw std::invalid_argument("zeroth: the reference forward needs float32 weights (see Weights::float32)");
   if (token < 0 || token >= p.vocab_size || pos < 0 || pos >= p.seq_len)
     throw std::out_of_range("zeroth: token or position out of range");
   const int dim = p.dim, kv_dim = p.kv_dim(), kv_mul = p.n_heads / p.n_kv_heads, hidden_dim = p.hidden_dim;
