@@ -11,6 +11,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "zeroth/core/simd_fma.hpp"
 #include "zeroth/random/direction.hpp"
 #include "zeroth/stores/buffer_store.hpp"
 #include "zeroth/sweeps/mask.hpp"
@@ -75,7 +76,7 @@ inline void combine_directions(const SweepPlan& p, std::span<const double> coeff
     if constexpr (std::is_same_v<C, float>) {
       for (std::size_t i = 0; i < random::kGroup; i += B::size) {
         const B zc = B::load_aligned(z + i);  // the first term is c z, later ones fma(c, z, w): the same as a sum from 0
-        (first ? B(c) * zc : xsimd::fma(B(c), zc, B::load_aligned(out + i))).store_aligned(out + i);
+        (first ? B(c) * zc : detail::fused_fma(B(c), zc, B::load_aligned(out + i))).store_aligned(out + i);
       }
     } else {
       for (std::size_t i = 0; i < random::kGroup; ++i)
@@ -143,7 +144,7 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       if (hi - lo == G) {
         for (std::size_t i = 0; i < G; i += B::size)
-          xsimd::fma(B(a), B::load_unaligned(src + lo + i), B::load_aligned(w + i)).store_unaligned(x + lo + i);
+          detail::fused_fma(B(a), B::load_unaligned(src + lo + i), B::load_aligned(w + i)).store_unaligned(x + lo + i);
       } else {
         for (std::size_t i = lo; i < hi; ++i) x[i] = std::fma(a, src[i], w[i - g * G]);
       }

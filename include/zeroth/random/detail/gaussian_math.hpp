@@ -10,6 +10,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "zeroth/core/host_device.hpp"
+#include "zeroth/core/simd_fma.hpp"
 
 #if !defined(ZEROTH_INTERNAL_INCLUDE)
 #error "zeroth/random/detail/gaussian_math.hpp is internal: include <zeroth/random/direction.hpp> instead"
@@ -50,14 +51,8 @@ struct MathOps<xsimd::batch<float, A>> {
   using F = xsimd::batch<float, A>;
   using U = xsimd::batch<std::uint32_t, A>;
   using I = xsimd::batch<std::int32_t, A>;
-  // xsimd 8 has no AVX-512 fma: its generic a * b + c is fused or not at the compiler's whim (GCC's contraction may
-  // pair another product with the add), which changed about 1 Gaussian element in 800 against the scalar path.
-  static F fma(const F& a, const F& b, const F& c) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) return F(_mm512_fmadd_ps(a, b, c));
-#endif
-    return xsimd::fma(a, b, c);
-  }
+  // Always fused (see zeroth/core/simd_fma.hpp): an unfused AVX-512 fma changed about 1 Gaussian element in 800.
+  static F fma(const F& a, const F& b, const F& c) { return zeroth::detail::fused_fma(a, b, c); }
   static F from_bits(const U& u) { return xsimd::bitwise_cast<F>(u); }
   static U to_bits(const F& f) { return xsimd::bitwise_cast<U>(f); }
   static F to_float(const I& i) { return xsimd::to_float(i); }
