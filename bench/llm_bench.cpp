@@ -2,7 +2,8 @@
 //   llm_bench MODEL MODE [steps=20] [batch=16] [seq=32] [threads=2]
 // MODEL: a llama2.c checkpoint path, or "random15M" for a randomly initialised model of stories15M's shape
 // (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000: random weights, labelled as such).
-// MODE: "forward" (two loss evaluations per step, no optimizer: plain inference) or "zosgd" (ZO-SGD steps).
+// MODE: "forward" (two loss evaluations per step, no optimizer: plain inference), or the steps of "zosgd" (MeZO),
+// "adam" (ZO-Adam) or "hizoo".
 // Loss: next-token cross-entropy on a fixed batch of random token sequences. Prints one line of key=value.
 #include <zeroth/backends/llama2c/checkpoint.hpp>
 #include <zeroth/backends/llama2c/log_probs.hpp>
@@ -10,6 +11,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -72,29 +74,38 @@ int main(int argc, char** argv) {
     backend.seqs.push_back(std::move(s));
   }
   BufferStore store = make_store(backend);
-  ZOSGD opt({.learning_rate = 1e-6, .epsilon = 1e-3, .max_steps = 1u << 30, .threads = threads});
-  auto run = opt.run(store);
+  const Options o{.learning_rate = 1e-6, .epsilon = 1e-3, .max_steps = 1u << 30, .threads = threads};
   double sink = 0;
-  auto one = [&] {
-    if (mode == "forward") {
-      sink += backend.loss({});
-      sink += backend.loss({});
-    } else {
+  std::vector<double> ms;
+  auto time_steps = [&](auto&& one) {
+    one();  // warm-up
+    for (int i = 0; i < steps; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      one();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  };
+  auto time_optimizer = [&](auto opt) {
+    auto run = opt.run(store);
+    time_steps([&] {
       std::optional<StepInfo> s;
       while (!s) {
         run.ask();
         s = run.tell(backend.loss({}));
       }
       sink += s->loss;
-    }
+    });
   };
-  one();  // warm-up
-  std::vector<double> ms;
-  for (int i = 0; i < steps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    one();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
+  if (mode == "forward")
+    time_steps([&] { sink += backend.loss({}) + backend.loss({}); });
+  else if (mode == "zosgd")
+    time_optimizer(ZOSGD(o));
+  else if (mode == "adam")
+    time_optimizer(ZOAdam(o));
+  else if (mode == "hizoo")
+    time_optimizer(HiZOO(o));
+  else
+    throw std::invalid_argument("llm_bench: unknown mode '" + mode + "'");
   std::sort(ms.begin(), ms.end());
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -135,8 +135,22 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
   const C a = static_cast<C>(decay ? p.scale : p.scale_nodecay);
   const T* src = p.from_snapshot ? snap : x;
   alignas(64) C w[G];
+  // The common case (one direction, float, no scale or mask): x = fma(a, x, c z) straight from the generated z, the
+  // same bits as the general path without its round trip through w.
+  const bool direct = std::is_same_v<T, float> && p.seeds.size() == 1 && p.active.empty() && p.mask.empty() &&
+                      (p.direction_scale.empty() || p.direction_scale[block] == nullptr) && !p.save_snapshot;
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
+    if constexpr (std::is_same_v<T, float>) {
+      if (direct && hi - lo == G) {
+        alignas(64) float z[G];
+        random::direction_group(p.kind, p.seeds[0], block, g, z);
+        const B c(static_cast<float>(coeff[0])), av(a);
+        for (std::size_t i = 0; i < G; i += B::size)
+          detail::fused_fma(av, B::load_unaligned(src + lo + i), c * B::load_aligned(z + i)).store_unaligned(x + lo + i);
+        continue;
+      }
+    }
     combine_directions<C>(p, coeff, block, g, w);
     if (!p.direction_scale.empty() && p.direction_scale[block] != nullptr)
       for (std::size_t i = lo; i < hi; ++i) w[i - g * G] *= p.direction_scale[block][i];
