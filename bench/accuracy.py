@@ -41,7 +41,9 @@ for task in tasks:
                 evals = [json.loads(l) for l in open(os.path.join(d, "eval.jsonl"))]
                 before = next(l for l in r.stdout.splitlines() if l.startswith("before"))
                 acc0 = float(before.split("accuracy ")[1].rstrip("%")) / 100
+                loss0 = float(before.split("loss ")[1].split()[0])
                 acc1 = evals[-1]["eval_accuracy"] if evals else acc0
+                evals = [{"step": 0, "eval_loss": loss0, "eval_accuracy": acc0}] + evals
                 rows.setdefault((task, k, method), []).append((acc0, acc1, evals))
 
 print(f"{'task':<6} {'k':>4} {'method':<9} | {'zero-shot':>9} {'after (median)':>14} {'min':>6} {'max':>6} | seeds")
@@ -57,14 +59,14 @@ try:
     import matplotlib.pyplot as plt
     for task in tasks:
         fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-        for (t, k, method), runs in rows.items():
+        for n, ((t, k, method), runs) in enumerate(rows.items()):
             if t != task:
                 continue
-            for i, (acc0, _, evals) in enumerate(runs):
-                xs = [0] + [e["step"] for e in evals]
+            for i, (_, _, evals) in enumerate(runs):  # one colour per method and k, one line per seed
+                xs = [e["step"] for e in evals]
                 label = f"{method} k={k}" if i == 0 else None
-                ax[0].plot(xs[1:], [e["eval_loss"] for e in evals], label=label, alpha=0.7)
-                ax[1].plot(xs, [acc0] + [e["eval_accuracy"] for e in evals], label=label, alpha=0.7)
+                ax[0].plot(xs, [e["eval_loss"] for e in evals], color=f"C{n}", label=label, alpha=0.7)
+                ax[1].plot(xs, [e["eval_accuracy"] for e in evals], color=f"C{n}", label=label, alpha=0.7)
         ax[0].set(title=f"{task}: held-out loss", xlabel="step")
         ax[1].set(title=f"{task}: held-out accuracy", xlabel="step")
         ax[1].legend(fontsize=7)
