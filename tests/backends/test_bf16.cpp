@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <zeroth/backends/llama2c.hpp>
+
+#include "fixtures.hpp"
 #include <zeroth/backends/llama2c/checkpoint.hpp>
 #include <zeroth/backends/llama2c/prompt_classifier.hpp>
 #include <zeroth/data/load.hpp>
@@ -24,35 +26,8 @@ using namespace zeroth::llama2c;
 namespace fs = std::filesystem;
 
 namespace {
-const std::string kModels = std::string(ZEROTH_SHARED_DIR) + "/models/stories260K/";
-
-const Weights& stories() {
-  static const Weights w = load_checkpoint(kModels + "stories260K.bin");
-  return w;
-}
-
-// A small random model with grouped-query attention and a separate classifier (exercises wcls in bfloat16).
-Weights random_weights(unsigned seed = 7) {
-  Config c{.dim = 32, .hidden_dim = 40, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 50,
-           .seq_len = 48, .shared_classifier = false};
-  Weights w = Weights::zeros(c);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (auto& t : w.tensors())
-    for (std::size_t i = 0; i < t.size; ++i) t.data[i] = t.decay ? normal(rng) : 1.0f + 0.1f * normal(rng);
-  return w;
-}
-
-std::vector<std::vector<int>> random_sequences(const std::vector<int>& lengths, int vocab, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> token(1, vocab - 1);
-  std::vector<std::vector<int>> out;
-  for (int n : lengths) {
-    out.emplace_back();
-    for (int i = 0; i < n; ++i) out.back().push_back(token(rng));
-  }
-  return out;
-}
+using test::kModels;
+using test::stories;
 
 // max |a - b| / (1 + |b|).
 float relative_error(const RowMatrix& a, const RowMatrix& b) {
@@ -87,23 +62,23 @@ struct StepLog {
 }  // namespace
 
 TEST_CASE("bf16: a bfloat16 model computes the float32 model's logits on the rounded weights", "[bf16]") {
-  const auto batch = random_sequences({1, 9, 40, 3}, 512, 11);
+  const auto batch = test::random_sequences({1, 9, 40, 3}, 512, 11, 1);
   Model b(stories());
   b.to_bfloat16();
   REQUIRE(b.matrix_dtype() == DType::bf16);
   // Conversion on the fly is exact: the same float32 arithmetic as a float32 model holding the rounded values.
   CHECK(relative_error(b.packed_logits(batch), Model(rounded(stories())).packed_logits(batch)) <= 1e-6f);
   SECTION("random GQA model with a separate classifier") {
-    Model r(random_weights());
+    Model r(test::random_weights(false, 7));
     r.to_bfloat16();
-    const auto b2 = random_sequences({20, 1, 47}, 50, 13);
-    CHECK(relative_error(r.packed_logits(b2), Model(rounded(random_weights())).packed_logits(b2)) <= 1e-6f);
+    const auto b2 = test::random_sequences({20, 1, 47}, 50, 13, 1);
+    CHECK(relative_error(r.packed_logits(b2), Model(rounded(test::random_weights(false, 7))).packed_logits(b2)) <= 1e-6f);
     CHECK(relative_error(r.classify(r.hidden_states(b2)), r.packed_logits(b2)) <= 1e-6f);
   }
 }
 
 TEST_CASE("bf16: bfloat16 logits are close to the float32 logits", "[bf16]") {
-  const auto batch = random_sequences({1, 9, 40, 3, 64}, 512, 21);
+  const auto batch = test::random_sequences({1, 9, 40, 3, 64}, 512, 21, 1);
   const Model f(stories());
   Model b(stories());
   b.to_bfloat16();
@@ -172,7 +147,7 @@ TEST_CASE("bf16: parameters() reports bfloat16 matrix blocks and float32 norms",
 }
 
 TEST_CASE("bf16: model.bin of a bfloat16 model is float32 and round-trips", "[bf16]") {
-  Model b(random_weights());
+  Model b(test::random_weights(false, 7));
   b.to_bfloat16();
   const fs::path path = fs::temp_directory_path() / ("zeroth_bf16_" + std::to_string(::getpid()) + ".bin");
   save_checkpoint(path, b.merged_weights(), Format::legacy);
@@ -181,12 +156,12 @@ TEST_CASE("bf16: model.bin of a bfloat16 model is float32 and round-trips", "[bf
   const Weights loaded_v1 = load_checkpoint(path);
   fs::remove(path);
   CHECK(loaded.matrix_dtype == DType::f32);
-  CHECK(loaded == rounded(random_weights()));
+  CHECK(loaded == rounded(test::random_weights(false, 7)));
   CHECK(loaded_v1 == loaded);
   loaded.to_bfloat16();
   CHECK(loaded == b.weights());  // bit for bit: bfloat16 -> float32 -> bfloat16 is exact
   b.to_float32();
-  CHECK(b.weights() == rounded(random_weights()));
+  CHECK(b.weights() == rounded(test::random_weights(false, 7)));
 }
 
 TEST_CASE("bf16: a short bfloat16 fine-tune with stochastic rounding lowers the training loss", "[bf16]") {

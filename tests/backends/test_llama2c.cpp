@@ -16,6 +16,7 @@
 
 #include "zeroth/backends/llama2c.hpp"
 #include "zeroth/backends/llama2c/reference.hpp"
+#include "fixtures.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #error "define ZEROTH_SHARED_DIR to the shared data folder"
@@ -58,29 +59,6 @@ const Weights& stories() {
 const Model& stories_model() {
   static const Model m(stories());
   return m;
-}
-
-// A small random model with grouped-query attention and a separate classifier.
-Weights random_weights(bool shared, unsigned seed = 7) {
-  Config c{.dim = 32, .hidden_dim = 40, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 50,
-           .seq_len = 48, .shared_classifier = shared};
-  Weights w = Weights::zeros(c);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (auto& t : w.tensors())
-    for (std::size_t i = 0; i < t.size; ++i) t.data[i] = t.decay ? normal(rng) : 1.0f + 0.1f * normal(rng);
-  return w;
-}
-
-std::vector<std::vector<int>> random_sequences(const std::vector<int>& lengths, int vocab, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> token(0, vocab - 1);
-  std::vector<std::vector<int>> out;
-  for (int n : lengths) {
-    out.emplace_back();
-    for (int i = 0; i < n; ++i) out.back().push_back(token(rng));
-  }
-  return out;
 }
 
 // Largest |batched - reference| / (1 + |reference|) over every position of every sequence: allclose with
@@ -183,7 +161,7 @@ TEST_CASE("llama2c: save then load round-trips in both formats", "[llama2c]") {
   TempDir dir;
   for (bool shared : {true, false})
     for (Format f : {Format::legacy, Format::v1}) {
-      const Weights w = random_weights(shared);
+      const Weights w = test::random_weights(shared, 7);
       const auto path = dir / "model.bin";
       save_checkpoint(path, w, f);
       Format detected{};
@@ -275,18 +253,18 @@ TEST_CASE("llama2c: corrupt tokenizer files throw naming the file", "[llama2c]")
 
 TEST_CASE("llama2c: batched forward over ragged sequences matches the reference per token", "[llama2c]") {
   SECTION("stories260K") {
-    const auto batch = random_sequences({1, 7, 64, 0, 33, 2}, 512, 1);
+    const auto batch = test::random_sequences({1, 7, 64, 0, 33, 2}, 512, 1, 0);
     CHECK(max_forward_error(stories_model(), batch) <= 1e-5f);
   }
   SECTION("random weights, grouped-query attention, separate classifier") {
     for (bool shared : {true, false}) {
-      const Model model(random_weights(shared));
-      const auto batch = random_sequences({48, 5, 1, 20}, 50, 2);
+      const Model model(test::random_weights(shared, 7));
+      const auto batch = test::random_sequences({48, 5, 1, 20}, 50, 2, 0);
       CHECK(max_forward_error(model, batch) <= 1e-5f);
     }
   }
   SECTION("padded token matrix") {
-    const auto batch = random_sequences({10, 3, 6}, 512, 3);
+    const auto batch = test::random_sequences({10, 3, 6}, 512, 3, 0);
     Eigen::MatrixXi padded = Eigen::MatrixXi::Zero(3, 10);
     std::vector<int> lengths;
     for (int b = 0; b < 3; ++b) {
@@ -298,7 +276,7 @@ TEST_CASE("llama2c: batched forward over ragged sequences matches the reference 
     for (int i = 0; i < 3; ++i) CHECK(a[i] == b[i]);
   }
   SECTION("continuing from a KV cache equals one pass") {
-    const auto batch = random_sequences({30, 17}, 512, 4);
+    const auto batch = test::random_sequences({30, 17}, 512, 4, 0);
     const RowMatrix whole = stories_model().packed_logits(batch);
     std::vector<KvCache> caches(2, KvCache(stories().config, 64));
     std::vector<std::vector<int>> first = {{batch[0].begin(), batch[0].begin() + 12}, {batch[1].begin(), batch[1].begin() + 1}};
@@ -311,14 +289,14 @@ TEST_CASE("llama2c: batched forward over ragged sequences matches the reference 
     CHECK(caches[0].length == 30);
   }
   SECTION("too long sequences and bad token ids throw") {
-    CHECK_THROWS_AS(stories_model().forward(random_sequences({513}, 512, 5)), std::length_error);
+    CHECK_THROWS_AS(stories_model().forward(test::random_sequences({513}, 512, 5, 0)), std::length_error);
     CHECK_THROWS_AS(stories_model().forward({{1, 512}}), std::out_of_range);
     CHECK_THROWS_AS(stories_model().forward({{-1}}), std::out_of_range);
   }
 }
 
 TEST_CASE("llama2c: target log-probabilities are the gathered log-softmax of the logits", "[llama2c]") {
-  const auto batch = random_sequences({9, 1, 4}, 512, 6);
+  const auto batch = test::random_sequences({9, 1, 4}, 512, 6, 0);
   const auto lp = next_token_log_probs(stories_model(), batch);
   REQUIRE(lp.size() == 3);
   CHECK(lp[1].size() == 0);

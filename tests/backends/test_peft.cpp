@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <zeroth/backends/llama2c.hpp>
+
+#include "fixtures.hpp"
 #include <zeroth/backends/llama2c/checkpoint.hpp>
 #include <zeroth/backends/llama2c/prompt_classifier.hpp>
 #include <zeroth/data/load.hpp>
@@ -24,37 +26,10 @@ using namespace zeroth::llama2c;
 namespace fs = std::filesystem;
 
 namespace {
-const std::string kModels = std::string(ZEROTH_SHARED_DIR) + "/models/stories260K/";
+using test::kModels;
+using test::stories;
 const std::vector<Projection> kAll = {Projection::wq, Projection::wk, Projection::wv, Projection::wo,
                                       Projection::w1, Projection::w2, Projection::w3};
-
-const Weights& stories() {
-  static const Weights w = load_checkpoint(kModels + "stories260K.bin");
-  return w;
-}
-
-// A small random model with grouped-query attention and a separate classifier.
-Weights random_weights(unsigned seed = 7) {
-  Config c{.dim = 32, .hidden_dim = 40, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 50,
-           .seq_len = 48, .shared_classifier = false};
-  Weights w = Weights::zeros(c);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (auto& t : w.tensors())
-    for (std::size_t i = 0; i < t.size; ++i) t.data[i] = t.decay ? normal(rng) : 1.0f + 0.1f * normal(rng);
-  return w;
-}
-
-std::vector<std::vector<int>> random_sequences(const std::vector<int>& lengths, int vocab, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> token(1, vocab - 1);
-  std::vector<std::vector<int>> out;
-  for (int n : lengths) {
-    out.emplace_back();
-    for (int i = 0; i < n; ++i) out.back().push_back(token(rng));
-  }
-  return out;
-}
 
 // max |a - b| / (1 + |b|): allclose with rtol = atol = 1e-5 passes when this is <= 1e-5.
 // The prefix comparisons allow 2e-5: the one-pass reference sums attention over prompt and continuation in one
@@ -90,7 +65,7 @@ struct Sst2 {
 }  // namespace
 
 TEST_CASE("peft: a fresh LoRA model computes exactly the base logits", "[peft]") {
-  const auto batch = random_sequences({1, 9, 40, 3}, 512, 11);
+  const auto batch = test::random_sequences({1, 9, 40, 3}, 512, 11, 1);
   const Model base(stories());
   Model lora(stories());
   lora.enable_lora({.rank = 4, .alpha = 8, .targets = kAll, .seed = 3});
@@ -108,7 +83,7 @@ TEST_CASE("peft: a fresh LoRA model computes exactly the base logits", "[peft]")
 }
 
 TEST_CASE("peft: merged LoRA weights give the LoRA logits and load with the plain loader", "[peft]") {
-  const auto batch = random_sequences({17, 5, 33}, 512, 12);
+  const auto batch = test::random_sequences({17, 5, 33}, 512, 12, 1);
   for (const auto& targets : {std::vector<Projection>{Projection::wq, Projection::wv}, kAll}) {
     Model lora(stories());
     lora.enable_lora({.rank = 8, .alpha = 16, .targets = targets, .seed = 1});
@@ -125,16 +100,16 @@ TEST_CASE("peft: merged LoRA weights give the LoRA logits and load with the plai
     CHECK(lora.weights() == stories());  // the base stays untouched
   }
   SECTION("random GQA model with a separate classifier") {
-    Model lora(random_weights());
+    Model lora(test::random_weights(false, 7));
     lora.enable_lora({.rank = 3, .alpha = 6, .targets = kAll, .seed = 2});
     randomise_b(lora, 6);
-    const auto b2 = random_sequences({20, 1, 47}, 50, 13);
+    const auto b2 = test::random_sequences({20, 1, 47}, 50, 13, 1);
     CHECK(relative_error(Model(lora.merged_weights()).packed_logits(b2), lora.packed_logits(b2)) <= 1e-5f);
   }
 }
 
 TEST_CASE("peft: LoRA options are checked", "[peft]") {
-  Model m(random_weights());
+  Model m(test::random_weights(false, 7));
   CHECK_THROWS_AS(m.enable_lora({.rank = 0}), std::invalid_argument);
   CHECK_THROWS_AS(m.enable_lora({.rank = 4, .alpha = -1}), std::invalid_argument);
   CHECK_THROWS_AS(m.enable_lora({.rank = 4, .targets = {}}), std::invalid_argument);
@@ -150,7 +125,7 @@ TEST_CASE("peft: a prefix holding a prompt's keys and values reproduces the mode
   SECTION("stories260K, ragged continuations, all in one batch") {
     const Model base(stories());
     const std::vector<int> prompt = {1, 403, 261, 378, 302, 268, 336, 400, 259};  // BOS + 8 tokens, p = 9
-    const auto conts = random_sequences({12, 1, 30}, 512, 21);
+    const auto conts = test::random_sequences({12, 1, 30}, 512, 21, 1);
     Model prefixed(stories());
     prefixed.enable_prefix(prompt);
     CHECK(prefixed.prefix_tokens() == 9);
@@ -177,22 +152,22 @@ TEST_CASE("peft: a prefix holding a prompt's keys and values reproduces the mode
     CHECK(relative_error(rest, expect_rest) <= kPrefixTolerance);
     // The prefix takes RoPE positions: seq_len - p real tokens fit, one more does not.
     const int room = stories().config.seq_len - 9;
-    CHECK_NOTHROW(prefixed.packed_logits(random_sequences({room}, 512, 22)));
-    CHECK_THROWS_AS(prefixed.packed_logits(random_sequences({room + 1}, 512, 22)), std::length_error);
+    CHECK_NOTHROW(prefixed.packed_logits(test::random_sequences({room}, 512, 22, 1)));
+    CHECK_THROWS_AS(prefixed.packed_logits(test::random_sequences({room + 1}, 512, 22, 1)), std::length_error);
   }
   SECTION("random GQA model with a separate classifier") {
-    const Model base(random_weights(9));
-    Model prefixed(random_weights(9));
-    const auto prompt = random_sequences({5}, 50, 23)[0];
+    const Model base(test::random_weights(false, 9));
+    Model prefixed(test::random_weights(false, 9));
+    const auto prompt = test::random_sequences({5}, 50, 23, 1)[0];
     prefixed.enable_prefix(prompt);
-    const auto cont = random_sequences({40}, 50, 24)[0];
+    const auto cont = test::random_sequences({40}, 50, 24, 1)[0];
     std::vector<int> whole = prompt;
     whole.insert(whole.end(), cont.begin(), cont.end());
     const RowMatrix expect = base.packed_logits({whole}).bottomRows(40);
     CHECK(relative_error(prefixed.packed_logits({cont}), expect) <= 1e-5f);
   }
   SECTION("bad prefix lengths throw") {
-    Model m(random_weights());
+    Model m(test::random_weights(false, 7));
     CHECK_THROWS_AS(m.enable_prefix({}), std::invalid_argument);
     CHECK_THROWS_AS(m.enable_prefix(std::vector<int>(48, 1)), std::invalid_argument);
   }

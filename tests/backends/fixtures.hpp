@@ -1,0 +1,44 @@
+#pragma once
+// Shared fixtures of the llama2.c backend tests: the real stories260K weights, small random models and batches.
+#include <random>
+#include <string>
+#include <vector>
+
+#include <zeroth/backends/llama2c/checkpoint.hpp>
+
+namespace zeroth::llama2c::test {
+
+inline const std::string kModels = std::string(ZEROTH_SHARED_DIR) + "/models/stories260K/";
+
+/// stories260K's weights, loaded once.
+inline const Weights& stories() {
+  static const Weights w = load_checkpoint(kModels + "stories260K.bin");
+  return w;
+}
+
+/// A small random model with grouped-query attention (4 heads over 2 kv heads), shared or separate classifier.
+inline Weights random_weights(bool shared, unsigned seed) {
+  Config c{.dim = 32, .hidden_dim = 40, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 50,
+           .seq_len = 48, .shared_classifier = shared};
+  Weights w = Weights::zeros(c);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  for (auto& t : w.tensors())
+    for (std::size_t i = 0; i < t.size; ++i) t.data[i] = t.decay ? normal(rng) : 1.0f + 0.1f * normal(rng);
+  return w;
+}
+
+/// Random token sequences of the given lengths, tokens uniform in [first_token, vocab).
+inline std::vector<std::vector<int>> random_sequences(const std::vector<int>& lengths, int vocab, unsigned seed,
+                                                      int first_token) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> token(first_token, vocab - 1);
+  std::vector<std::vector<int>> out;
+  for (int n : lengths) {
+    out.emplace_back();
+    for (int i = 0; i < n; ++i) out.back().push_back(token(rng));
+  }
+  return out;
+}
+
+}  // namespace zeroth::llama2c::test
