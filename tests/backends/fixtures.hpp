@@ -1,10 +1,14 @@
 #pragma once
 // Shared fixtures of the llama2.c backend tests: the real stories260K weights, small random models and batches.
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <zeroth/backends/llama2c/checkpoint.hpp>
+#include <zeroth/backends/llama2c/tokenizer.hpp>
+#include <zeroth/data/load.hpp>
+#include <zeroth/data/sampling.hpp>
 
 namespace zeroth::llama2c::test {
 
@@ -40,5 +44,17 @@ inline std::vector<std::vector<int>> random_sequences(const std::vector<int>& le
   }
   return out;
 }
+
+/// stories260K's tokenizer and 32 SST-2 training examples per class (seed 3).
+struct Sst2 {
+  Tokenizer tok = Tokenizer::load(kModels + "tok512.bin", 512);
+  std::vector<data::Example> train = data::sample_k_shot(
+      data::load_task(data::Task::sst2, std::string(ZEROTH_SHARED_DIR) + "/data/sst2/train.tsv"), 2, 32, 3).examples;
+  std::vector<std::size_t> all() const {
+    std::vector<std::size_t> v(train.size());
+    std::iota(v.begin(), v.end(), std::size_t{0});
+    return v;
+  }
+};
 
 }  // namespace zeroth::llama2c::test

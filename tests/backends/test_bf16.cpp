@@ -44,16 +44,7 @@ Weights rounded(const Weights& w) {
   return r;
 }
 
-struct Sst2 {
-  Tokenizer tok = Tokenizer::load(kModels + "tok512.bin", 512);
-  std::vector<data::Example> train = data::sample_k_shot(
-      data::load_task(data::Task::sst2, std::string(ZEROTH_SHARED_DIR) + "/data/sst2/train.tsv"), 2, 32, 3).examples;
-  std::vector<std::size_t> all() const {
-    std::vector<std::size_t> v(train.size());
-    std::iota(v.begin(), v.end(), std::size_t{0});
-    return v;
-  }
-};
+using test::Sst2;
 
 struct StepLog {
   std::vector<StepInfo>* steps;

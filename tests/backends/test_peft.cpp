@@ -52,16 +52,7 @@ void randomise_b(Model& m, unsigned seed) {
       for (std::size_t i = 0; i < t.size; ++i) t.data[i] = normal(rng);
 }
 
-struct Sst2 {
-  Tokenizer tok = Tokenizer::load(kModels + "tok512.bin", 512);
-  std::vector<data::Example> train = data::sample_k_shot(
-      data::load_task(data::Task::sst2, std::string(ZEROTH_SHARED_DIR) + "/data/sst2/train.tsv"), 2, 32, 3).examples;
-  std::vector<std::size_t> all() const {
-    std::vector<std::size_t> v(train.size());
-    std::iota(v.begin(), v.end(), std::size_t{0});
-    return v;
-  }
-};
+using test::Sst2;
 }  // namespace
 
 TEST_CASE("peft: a fresh LoRA model computes exactly the base logits", "[peft]") {
