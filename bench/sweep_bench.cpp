@@ -1,5 +1,5 @@
-// Sweep throughput: one fused sweep per direction kind, a whole ZO-SGD step (3 sweeps), and a plain copy of the
-// same bytes (the bandwidth limit). Parameters are split into 8 blocks like the peer's. Run via bench/sweeps.py.
+// Sweep throughput: one fused sweep per direction kind, a whole ZO-SGD step (3 sweeps), a plain copy of the same
+// bytes (the bandwidth limit) and Gaussian generation alone (the compute limit). Parameters are split into 8 blocks like the peer's. Run via bench/sweeps.py.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -55,6 +55,21 @@ void BM_Copy(benchmark::State& state) {  // read n floats and write n floats, li
   state.SetLabel("copy");
 }
 
+// Gaussian generation alone (Philox4x32-10 and Box-Muller, two groups at a time, as a sweep does), with no parameter
+// traffic: the compute bound of a Gaussian sweep on one core.
+void BM_Generate(benchmark::State& state) {
+  namespace zr = zeroth::random;
+  alignas(64) float z[2 * zr::kGroup];
+  std::uint64_t g = 0;
+  for (auto _ : state)
+    for (int i = 0; i < 1024; ++i, g += 2) {
+      zr::gaussian_groups<2>(42, 0, g, z);
+      benchmark::DoNotOptimize(z);
+    }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * 1024 * 2 * zr::kGroup));
+  state.SetLabel("generate");
+}
+
 // A whole ZO-SGD step on a constant objective: the sweeps only (3 per step; the snapshot variant for comparison).
 void BM_Step(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(1));
@@ -86,5 +101,6 @@ void sizes(benchmark::internal::Benchmark* b, std::initializer_list<long> kinds)
 
 BENCHMARK(BM_Sweep)->Apply([](auto* b) { sizes(b, {0, 1}); });  // a sphere sweep is a Gaussian one
 BENCHMARK(BM_Copy)->Apply([](auto* b) { sizes(b, {0}); });
+BENCHMARK(BM_Generate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_Step)->Apply([](auto* b) { sizes(b, {0, 1}); });
 BENCHMARK_MAIN();

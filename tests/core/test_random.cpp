@@ -1,6 +1,8 @@
 // Directions: Philox words match Random123, SIMD equals the scalar formula, moments, independence, determinism.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include <cmath>
 #include <vector>
 
@@ -37,6 +39,19 @@ TEST_CASE("the SIMD Gaussian group equals the scalar Box-Muller of Random123's w
       CHECK(z[l] == Approx(a).epsilon(1e-6));
       CHECK(z[48 + l] == Approx(d).epsilon(1e-6));
 #endif
+    }
+  }
+}
+
+TEST_CASE("gaussian_groups<K> gives the same bits as K calls of gaussian_group", "[random]") {
+  for (std::uint64_t g : {0ull, 7ull, (1ull << 28) - 1}) {  // the last crosses 2^32 in the counter's low word
+    alignas(64) float two[2 * 64], three[3 * 64], one[64];
+    random::gaussian_groups<2>(5, 3, g, two);
+    random::gaussian_groups<3>(5, 3, g, three);
+    for (std::size_t k = 0; k < 3; ++k) {
+      random::gaussian_group(5, 3, g + k, one);
+      if (k < 2) CHECK(std::memcmp(two + 64 * k, one, sizeof one) == 0);
+      CHECK(std::memcmp(three + 64 * k, one, sizeof one) == 0);
     }
   }
 }

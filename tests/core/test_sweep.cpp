@@ -57,6 +57,24 @@ TEST_CASE("a sweep computes x <- a x + sum_k c_k z_k with per-block decay coeffi
   }
 }
 
+TEST_CASE("a one-direction float sweep is x <- a x + c z for every element, paired groups and tails alike", "[sweep]") {
+  // 5 groups and 17 elements in the first block (two pairs, a lone group, a tail), a chunk and 3 groups in the second.
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    auto w = filled<float>(5 * 64 + 17, 3), v = filled<float>(BufferStore::kChunk + 3 * 64, 4);
+    const auto w0 = w, v0 = v;
+    BufferStore store;
+    store.add("w", w.data(), w.size());
+    store.add("v", v.data(), v.size());
+    const std::uint64_t seeds[1] = {21};
+    const double c[1] = {-0.125};
+    sweep(store, nullptr, {.kind = kind, .seeds = seeds, .coeff = c, .scale = 0.75});
+    for (std::size_t i = 0; i < w.size(); ++i)
+      REQUIRE(w[i] == std::fma(0.75f, w0[i], -0.125f * random::direction_element(kind, 21, 0, i)));
+    for (std::size_t i = 0; i < v.size(); ++i)
+      REQUIRE(v[i] == std::fma(0.75f, v0[i], -0.125f * random::direction_element(kind, 21, 1, i)));
+  }
+}
+
 TEMPLATE_TEST_CASE("sweeps are bit-identical with 1 and 2 threads", "[sweep][threads]", float, double, bfloat16,
                    float16) {
   const std::size_t sizes[] = {3 * BufferStore::kChunk + 5, 1, 64, 1000};

@@ -45,46 +45,62 @@ namespace random {
 /// Elements per generated group: the unit in which directions are produced (a chunk boundary is a multiple of it).
 inline constexpr std::size_t kGroup = 64;
 
-/// Fills out[0..64) with standard normals for elements [64 g, 64 g + 64) of (seed, block).
+/// Fills out[0..64 K) with standard normals for elements [64 g, 64 g + 64 K) of (seed, block).
 /// Element 64g + 16j + l comes from Philox counter 16g + l: words (0,1) give j = 0 (cos) and 1 (sin), words (2,3)
-/// give j = 2 and 3. The layout is independent of the SIMD width.
-template <class A = xsimd::default_arch>
-inline void gaussian_group(std::uint64_t seed, std::uint32_t block, std::uint64_t g, float* out) noexcept {
+/// give j = 2 and 3. The layout is independent of the SIMD width and of K. The K groups' Philox rounds are
+/// interleaved: one chain of rounds is latency-bound, and K = 2 generates about 2x faster than K = 1 on AVX-512
+/// (bench/sweep_bench's generation rows; K = 4 spills registers and is slower again).
+template <std::size_t K, class A = xsimd::default_arch>
+inline void gaussian_groups(std::uint64_t seed, std::uint32_t block, std::uint64_t g, float* out) noexcept {
 #if !defined(__CUDA_ARCH__)  // host code: nvcc's device pass must not instantiate the Box-Muller with xsimd batches
   using U = xsimd::batch<std::uint32_t, A>;
   using F = xsimd::batch<float, A>;
-  constexpr std::size_t N = U::size;
+  constexpr std::size_t N = U::size, S = 16 / N, V = K * S;  // S vectors per group, V in all
   static_assert(16 % N == 0, "zeroth: SIMD width must divide 16 lanes of 32 bits");
   alignas(64) std::uint32_t lane[N];
   for (std::size_t i = 0; i < N; ++i) lane[i] = static_cast<std::uint32_t>(i);
   const U lanes = U::load_aligned(lane);
-  const std::uint64_t c0 = g * 16;
-  for (std::size_t sub = 0; sub < 16 / N; ++sub) {
-    U x0 = U(static_cast<std::uint32_t>(c0 + sub * N)) + lanes;
-    U x1(static_cast<std::uint32_t>(c0 >> 32)), x2(block), x3(static_cast<std::uint32_t>(Stream::direction));
-    std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
-    for (int r = 0; r < kPhiloxRounds; ++r) {
+  U x0[V], x1[V], x2[V], x3[V];
+  for (std::size_t v = 0; v < V; ++v) {
+    const std::uint64_t c = (g + v / S) * 16 + (v % S) * N;
+    x0[v] = U(static_cast<std::uint32_t>(c)) + lanes;
+    x1[v] = U(static_cast<std::uint32_t>(c >> 32));
+    x2[v] = U(block);
+    x3[v] = U(static_cast<std::uint32_t>(Stream::direction));
+  }
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  for (int r = 0; r < kPhiloxRounds; ++r) {
+    for (std::size_t v = 0; v < V; ++v) {
       U hi0, lo0, hi1, lo1;
-      detail::mulhilo(x0, kPhiloxM0, hi0, lo0, A{});
-      detail::mulhilo(x2, kPhiloxM1, hi1, lo1, A{});
-      x0 = hi1 ^ x1 ^ U(k0);
-      x1 = lo1;
-      x2 = hi0 ^ x3 ^ U(k1);
-      x3 = lo0;
-      k0 += kPhiloxW0;
-      k1 += kPhiloxW1;
+      detail::mulhilo(x0[v], kPhiloxM0, hi0, lo0, A{});
+      detail::mulhilo(x2[v], kPhiloxM1, hi1, lo1, A{});
+      x0[v] = hi1 ^ x1[v] ^ U(k0);
+      x1[v] = lo1;
+      x2[v] = hi0 ^ x3[v] ^ U(k1);
+      x3[v] = lo0;
     }
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
+  }
+  for (std::size_t v = 0; v < V; ++v) {
+    float* o = out + (v / S) * kGroup + (v % S) * N;
     F a, b;
-    detail::box_muller<F>(x0, x1, a, b);
-    a.store_unaligned(out + sub * N);
-    b.store_unaligned(out + 16 + sub * N);
-    detail::box_muller<F>(x2, x3, a, b);
-    a.store_unaligned(out + 32 + sub * N);
-    b.store_unaligned(out + 48 + sub * N);
+    detail::box_muller<F>(x0[v], x1[v], a, b);
+    a.store_unaligned(o);
+    b.store_unaligned(o + 16);
+    detail::box_muller<F>(x2[v], x3[v], a, b);
+    a.store_unaligned(o + 32);
+    b.store_unaligned(o + 48);
   }
 #else
   (void)seed, (void)block, (void)g, (void)out;
 #endif
+}
+
+/// Fills out[0..64) with standard normals for elements [64 g, 64 g + 64) of (seed, block).
+template <class A = xsimd::default_arch>
+inline void gaussian_group(std::uint64_t seed, std::uint32_t block, std::uint64_t g, float* out) noexcept {
+  gaussian_groups<1, A>(seed, block, g, out);
 }
 
 /// Fills out[0..64) with +-1 for elements [64 g, 64 g + 64): element i is bit i % 128 of Philox counter i / 128.
@@ -95,14 +111,22 @@ inline void rademacher_group(std::uint64_t seed, std::uint32_t block, std::uint6
     out[i] = std::bit_cast<float>(0x3F800000u | static_cast<std::uint32_t>((bits >> i) & 1u) << 31);
 }
 
-/// Fills out[0..64) with the unscaled direction of `kind` (a sphere direction is Gaussian before normalisation).
+/// Fills out[0..64 K) with the unscaled direction of `kind` for groups g .. g+K-1 (a sphere direction is Gaussian
+/// before normalisation).
+template <std::size_t K = 1, class A = xsimd::default_arch>
+inline void direction_groups(Direction kind, std::uint64_t seed, std::uint32_t block, std::uint64_t g,
+                             float* out) noexcept {
+  if (kind == Direction::rademacher)
+    for (std::size_t k = 0; k < K; ++k) rademacher_group(seed, block, g + k, out + k * kGroup);
+  else
+    gaussian_groups<K, A>(seed, block, g, out);
+}
+
+/// Fills out[0..64) with the unscaled direction of `kind` for group g.
 template <class A = xsimd::default_arch>
 inline void direction_group(Direction kind, std::uint64_t seed, std::uint32_t block, std::uint64_t g,
                             float* out) noexcept {
-  if (kind == Direction::rademacher)
-    rademacher_group(seed, block, g, out);
-  else
-    gaussian_group<A>(seed, block, g, out);
+  direction_groups<1, A>(kind, seed, block, g, out);
 }
 
 /// One unscaled direction element: a pure function of (kind, seed, block, index). For tests and small uses.

@@ -142,12 +142,21 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
     if constexpr (std::is_same_v<T, float>) {
-      if (direct && hi - lo == G) {
-        alignas(64) float z[G];
-        random::direction_group(p.kind, p.seeds[0], block, g, z);
+      // Whole groups straight from the generator, two at a time where they fit (gaussian_groups interleaves them).
+      auto direct_groups = [&]<std::size_t K>() {
+        alignas(64) float z[K * G];
+        random::direction_groups<K>(p.kind, p.seeds[0], block, g, z);
         const B c(static_cast<float>(coeff[0])), av(a);
-        for (std::size_t i = 0; i < G; i += B::size)
+        for (std::size_t i = 0; i < K * G; i += B::size)
           detail::fused_fma(av, B::load_unaligned(src + lo + i), c * B::load_aligned(z + i)).store_unaligned(x + lo + i);
+        g += K - 1;
+      };
+      if (direct && lo == g * G && end - lo >= 2 * G) {
+        direct_groups.template operator()<2>();
+        continue;
+      }
+      if (direct && hi - lo == G) {
+        direct_groups.template operator()<1>();
         continue;
       }
     }

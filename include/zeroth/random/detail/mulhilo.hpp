@@ -53,8 +53,9 @@ template <class A>
 inline void mulhilo(const u32batch<A>& a, std::uint32_t m, u32batch<A>& hi, u32batch<A>& lo, xsimd::avx512f) noexcept {
   const __m512i mv = _mm512_set1_epi32(static_cast<int>(m));
   __m512i even = _mm512_mul_epu32(a, mv), odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), mv);
-  lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  // Swap the words of each 64-bit product into place under a mask: one in-lane shuffle per output.
+  lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CDAB);
+  hi = _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
 }
 #endif
 
