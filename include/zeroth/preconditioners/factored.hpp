@@ -9,15 +9,48 @@
 #include <string>
 #include <vector>
 
+#include "zeroth/core/exact_math.hpp"
 #include "zeroth/preconditioners/fused_update.hpp"
 
 namespace zeroth {
+
+/// Factored's arithmetic, for host and device (zeroth/cuda/factored.cuh): every sum runs per row or per column in
+/// element order, so the device kernels, one thread per row or column, give the CPU's bits.
+namespace detail::factored {
+/// g^2 + eps1: one element's share of its row and column statistics.
+ZEROTH_HOST_DEVICE inline double square(double u, double eps1) { return exact::fma(u, u, eps1); }
+/// b old + (1 - b) sum / count, rounded to the float state.
+ZEROTH_HOST_DEVICE inline float moment(double beta, float old, double sum, double count) {
+  return static_cast<float>(exact::fma(beta, static_cast<double>(old), exact::div(exact::mul(1.0 - beta, sum), count)));
+}
+/// U = u / sqrt(r c / mean(r)).
+ZEROTH_HOST_DEVICE inline double preconditioned(float r, float c, double mean_r, double u) {
+  return exact::div(u, exact::sqrt(exact::div(exact::mul(static_cast<double>(r), static_cast<double>(c)), mean_r)));
+}
+/// lr max(1e-3, RMS(x)) / max(1, RMS(U)), from the sums of squares x2 and u2 over n elements.
+ZEROTH_HOST_DEVICE inline double step(double lr, double x2, double u2, double n) {
+  const double rms_x = exact::sqrt(exact::div(x2, n)), rms_u = exact::sqrt(exact::div(u2, n));
+  return exact::div(exact::mul(lr, rms_x > 1e-3 ? rms_x : 1e-3), rms_u > 1.0 ? rms_u : 1.0);
+}
+/// The new value of one element: shrink x0 - step U (shrink only for decay blocks).
+ZEROTH_HOST_DEVICE inline double update(bool decay, double shrink, double step, double x0, double U) {
+  return exact::fma(decay ? shrink : 1.0, x0, -exact::mul(step, U));
+}
+/// The first row of part p when `rows` rows are split into `parts` (the CPU's parallel ranges, the device's partial
+/// column sums).
+ZEROTH_HOST_DEVICE inline std::size_t part_row(std::size_t rows, std::size_t parts, std::size_t p) {
+  return rows * p / parts;
+}
+/// Rows split into at most 8 parts.
+ZEROTH_HOST_DEVICE inline std::size_t parts_of(std::size_t rows) { return rows < 8 ? rows : 8; }
+}  // namespace detail::factored
 
 /// Per block of shape (rows, cols) (leading dimensions folded into rows; a vector is 1 x n), with g = g-hat:
 ///   r <- b r + (1 - b) rowmean(g^2 + eps1), c <- b c + (1 - b) colmean(g^2 + eps1), b = 1 - t^-decay;
 ///   U = g / sqrt(r_row c_col / mean(r)); U /= max(1, RMS(U)); x <- (1 - lr wd) x - lr max(1e-3, RMS(x)) U.
 /// State: r and c in float32, 4 (rows + cols) bytes per block. 5 sweeps per step with one direction (two read-only
-/// reduction passes, summed per fixed row segment and then in order: independent of the thread count).
+/// reduction passes; every sum runs per row, or per column and fixed row part, in element order: independent of the
+/// thread count, and the device rule's bits).
 ///   zeroth::Optimizer<zeroth::RGE, zeroth::Factored> opt({.learning_rate = 1e-2});
 class Factored {
  public:
@@ -54,84 +87,85 @@ class Factored {
     }
     ranges_.clear();
     first_.assign(blocks_.size(), 0);
-    for (std::uint32_t i = 0; i < blocks_.size(); ++i) {  // fixed row segments: whole rows, at most 8 per block
+    for (std::uint32_t i = 0; i < blocks_.size(); ++i) {  // fixed row parts: whole rows, at most 8 per block
       B& b = blocks_[i];
-      const std::size_t rows = b.r.size(), cols = b.c.size(), seg = std::min<std::size_t>(rows, 8);
+      const std::size_t rows = b.r.size(), cols = b.c.size(), parts = detail::factored::parts_of(rows);
       first_[i] = ranges_.size();
-      for (std::size_t s = 0; s < seg; ++s) ranges_.push_back({i, rows * s / seg * cols, rows * (s + 1) / seg * cols});
+      for (std::size_t s = 0; s < parts; ++s)
+        ranges_.push_back({i, detail::factored::part_row(rows, parts, s) * cols,
+                           detail::factored::part_row(rows, parts, s + 1) * cols});
       b.rowsum.assign(rows, 0.0);
-      b.colpart.assign(seg * cols, 0.0);
+      b.x2.assign(rows, 0.0);
+      b.u2.assign(rows, 0.0);
+      b.colpart.assign(parts * cols, 0.0);
     }
-    x2_.assign(ranges_.size(), 0.0);
-    u2_.assign(ranges_.size(), 0.0);
   }
 
   SweepStats update(UpdateContext& c) {
+    namespace f = detail::factored;
     const FusedPlan p = gradient_plan(c);
     ++t_;
     const double beta = 1.0 - std::pow(static_cast<double>(t_), -o_.decay);
     for (auto& b : blocks_) {
       std::fill(b.rowsum.begin(), b.rowsum.end(), 0.0);
+      std::fill(b.x2.begin(), b.x2.end(), 0.0);
+      std::fill(b.u2.begin(), b.u2.end(), 0.0);
       std::fill(b.colpart.begin(), b.colpart.end(), 0.0);
     }
-    std::fill(x2_.begin(), x2_.end(), 0.0);
-    std::fill(u2_.begin(), u2_.end(), 0.0);
-    // Pass 1: row and column sums of g^2 + eps1, and sum x0^2, per row segment.
+    // Pass 1: per row, sums of g^2 + eps1 and of x0^2; per column and row part, sums of g^2 + eps1.
     fused_visit(
         c.store, c.snapshot, p, ranges_,
         [&](std::size_t r, std::uint32_t blk, bool, std::size_t i, auto x0, auto u) {
           B& b = blocks_[blk];
-          const std::size_t cols = b.c.size(), row = i / cols, seg = r - first_[blk];
-          const double v = double(u) * double(u) + o_.eps1;
+          const std::size_t cols = b.c.size(), row = i / cols, part = r - first_[blk];
+          const double v = f::square(double(u), o_.eps1);
           b.rowsum[row] += v;
-          b.colpart[seg * cols + i % cols] += v;
-          x2_[r] += double(x0) * double(x0);
+          b.colpart[part * cols + i % cols] += v;
+          b.x2[row] = exact::fma(double(x0), double(x0), b.x2[row]);
         },
         c.threads);
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      B& b = blocks_[i];
+    for (B& b : blocks_) {
       if (b.r.empty()) continue;
-      const std::size_t rows = b.r.size(), cols = b.c.size(), seg = b.colpart.size() / cols;
-      for (std::size_t k = 0; k < rows; ++k) b.r[k] = float(beta * b.r[k] + (1 - beta) * b.rowsum[k] / double(cols));
+      const std::size_t rows = b.r.size(), cols = b.c.size(), parts = b.colpart.size() / cols;
+      for (std::size_t k = 0; k < rows; ++k) b.r[k] = f::moment(beta, b.r[k], b.rowsum[k], double(cols));
       for (std::size_t k = 0; k < cols; ++k) {
         double s = 0;
-        for (std::size_t g = 0; g < seg; ++g) s += b.colpart[g * cols + k];
-        b.c[k] = float(beta * b.c[k] + (1 - beta) * s / double(rows));
+        for (std::size_t g = 0; g < parts; ++g) s += b.colpart[g * cols + k];
+        b.c[k] = f::moment(beta, b.c[k], s, double(rows));
       }
-      double x2 = 0, rsum = 0;
-      for (std::size_t g = 0; g < seg; ++g) x2 += x2_[first_[i] + g];
-      for (float v : b.r) rsum += v;
-      b.mean_r = rsum / double(rows);
-      b.rms_x = std::sqrt(x2 / double(rows * cols));
+      double rsum = 0;
+      for (float v : b.r) rsum += double(v);
+      b.mean_r = exact::div(rsum, double(rows));
     }
-    // Pass 2: sum U^2 per row segment, for the grouped normalisation.
+    // Pass 2: per row, the sum of U^2, for the grouped normalisation.
     fused_visit(
         c.store, c.snapshot, p, ranges_,
-        [&](std::size_t r, std::uint32_t blk, bool, std::size_t i, auto, auto u) {
-          const double uu = preconditioned(blocks_[blk], i, double(u));
-          u2_[r] += uu * uu;
+        [&](std::size_t, std::uint32_t blk, bool, std::size_t i, auto, auto u) {
+          B& b = blocks_[blk];
+          const double uu = preconditioned(b, i, double(u));
+          b.u2[i / b.c.size()] = exact::fma(uu, uu, b.u2[i / b.c.size()]);
         },
         c.threads);
-    const double lr = c.learning_rate, shrink = 1.0 - lr * c.weight_decay;
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      B& b = blocks_[i];
+    for (B& b : blocks_) {
       if (b.r.empty()) continue;
-      double u2 = 0;
-      for (std::size_t g = 0; g < b.colpart.size() / b.c.size(); ++g) u2 += u2_[first_[i] + g];
-      const double rms_u = std::sqrt(u2 / double(b.r.size() * b.c.size()));
-      b.step = lr * std::max(1e-3, b.rms_x) / std::max(1.0, rms_u);
+      double x2 = 0, u2 = 0;
+      for (std::size_t k = 0; k < b.r.size(); ++k) x2 += b.x2[k];
+      for (std::size_t k = 0; k < b.r.size(); ++k) u2 += b.u2[k];
+      b.step = f::step(c.learning_rate, x2, u2, double(b.r.size() * b.c.size()));
     }
     // Pass 3: the update.
+    const double shrink = 1.0 - c.learning_rate * c.weight_decay;
     return fused_sweep(
         c.store, c.snapshot, p,
         [&](std::uint32_t blk, bool decay, std::size_t i, auto x0, auto u) {
           using C = decltype(x0);
           const B& b = blocks_[blk];
-          return static_cast<C>((decay ? shrink : 1.0) * double(x0) - b.step * preconditioned(b, i, double(u)));
+          return static_cast<C>(f::update(decay, shrink, b.step, double(x0), preconditioned(b, i, double(u))));
         },
         c.threads);
   }
 
+  const Options& options() const noexcept { return o_; }
   /// Row and column statistics of block b.
   std::span<const float> rows(std::size_t b) const noexcept { return blocks_[b].r; }
   std::span<const float> cols(std::size_t b) const noexcept { return blocks_[b].c; }
@@ -174,20 +208,19 @@ class Factored {
 
  private:
   struct B {
-    std::vector<float> r, c;                 // the state
-    std::vector<double> rowsum, colpart;     // scratch, allocated once
-    double mean_r = 0, rms_x = 0, step = 0;  // per step
+    std::vector<float> r, c;                      // the state
+    std::vector<double> rowsum, x2, u2, colpart;  // scratch, allocated once: per row, and per part and column
+    double mean_r = 0, step = 0;                  // per step
   };
   static double preconditioned(const B& b, std::size_t i, double u) {
     const std::size_t cols = b.c.size();
-    return u / std::sqrt(double(b.r[i / cols]) * double(b.c[i % cols]) / b.mean_r);
+    return detail::factored::preconditioned(b.r[i / cols], b.c[i % cols], b.mean_r, u);
   }
 
   Options o_{};
   std::vector<B> blocks_;
   std::vector<BufferStore::Chunk> ranges_;
   std::vector<std::size_t> first_;
-  std::vector<double> x2_, u2_;
   std::uint64_t t_ = 0;
 };
 
