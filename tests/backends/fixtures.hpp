@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include <zeroth/backends/llama2c/checkpoint.hpp>
+#include <zeroth/backends/llama2c/model.hpp>
 #include <zeroth/backends/llama2c/tokenizer.hpp>
 #include <zeroth/data/load.hpp>
 #include <zeroth/data/sampling.hpp>
@@ -56,5 +59,12 @@ struct Sst2 {
     return v;
   }
 };
+
+/// max |a - b| / (1 + |b|): allclose with rtol = atol = e passes when this is <= e.
+inline float relative_error(const RowMatrix& a, const RowMatrix& b) {
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  return ((a - b).array().abs() / (1.0f + b.array().abs())).maxCoeff();
+}
 
 }  // namespace zeroth::llama2c::test

@@ -27,14 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 using test::kModels;
+using test::relative_error;
 using test::stories;
-
-// max |a - b| / (1 + |b|).
-float relative_error(const RowMatrix& a, const RowMatrix& b) {
-  REQUIRE(a.rows() == b.rows());
-  REQUIRE(a.cols() == b.cols());
-  return ((a - b).array().abs() / (1.0f + b.array().abs())).maxCoeff();
-}
 
 // Every matrix rounded to bfloat16 and back, kept in float32: the values a bf16 model computes with.
 Weights rounded(const Weights& w) {

@@ -27,6 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace zeroth::llama2c;
 using Catch::Matchers::Contains;
+using test::relative_error;
 
 const fs::path model_dir = fs::path(ZEROTH_SHARED_DIR) / "models" / "stories260K";
 const fs::path legacy_path = model_dir / "stories260K.bin";
@@ -77,12 +78,6 @@ float max_forward_error(const Model& model, const std::vector<std::vector<int>>&
                                     (1.0f + std::abs(ref[t][v])));
   }
   return worst;
-}
-
-// max |a - b| / (1 + |b|): the same allclose(rtol = atol = 1e-5) criterion for packed logits.
-float relative_error(const RowMatrix& a, const RowMatrix& b) {
-  REQUIRE(a.rows() == b.rows());
-  return ((a - b).array().abs() / (1.0f + b.array().abs())).maxCoeff();
 }
 
 std::string expected_greedy_text() {

@@ -27,6 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 using test::kModels;
+using test::relative_error;
 using test::stories;
 const std::vector<Projection> kAll = {Projection::wq, Projection::wk, Projection::wv, Projection::wo,
                                       Projection::w1, Projection::w2, Projection::w3};
@@ -36,12 +37,6 @@ const std::vector<Projection> kAll = {Projection::wq, Projection::wk, Projection
 // product, the prefix path in two, and stories260K's logits (up to ~17) put float32 noise at about 1e-5 (measured
 // 1.3e-5 here; the random model's 2e-6).
 constexpr float kPrefixTolerance = 2e-5f;
-float relative_error(const RowMatrix& a, const RowMatrix& b) {
-  REQUIRE(a.rows() == b.rows());
-  REQUIRE(a.cols() == b.cols());
-  const float e = ((a - b).array().abs() / (1.0f + b.array().abs())).maxCoeff();
-  return e;
-}
 
 // Fills every adapter B (which starts at zero) with small random values, as training would.
 void randomise_b(Model& m, unsigned seed) {

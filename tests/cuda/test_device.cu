@@ -1,5 +1,5 @@
 // CUDA tests that need a device (they print "no CUDA device: <why>" and return without one): directions and whole
-// ZO-SGD, Momentum, Adam and HiZOO steps against the CPU bit for bit, determinism, 16-bit stores, rollback, and
+// ZO-SGD, Momentum, Adam, HiZOO and Factored steps against the CPU bit for bit, determinism, 16-bit stores, rollback, and
 // failing CUDA calls.
 #include "common.cuh"
 
@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include <zeroth/cuda/factored.cuh>
 #include <zeroth/cuda/fused.cuh>
 #include <zeroth/cuda/run.cuh>
 #include <zeroth/estimators/rge.hpp>
@@ -17,6 +18,7 @@
 #include <zeroth/optimizer/run.hpp>
 #include <zeroth/preconditioners/adam.hpp>
 #include <zeroth/preconditioners/diagonal_hessian.hpp>
+#include <zeroth/preconditioners/factored.hpp>
 #include <zeroth/preconditioners/identity.hpp>
 #include <zeroth/preconditioners/momentum.hpp>
 
@@ -57,15 +59,18 @@ struct Mirror {
   DeviceVector<float16> dc{c};
   BufferStore host;
   gpu::DeviceStore device;
-  Mirror() {
-    host.add("a", a.data(), a.size())
-        .add("b", b.data(), b.size(), {.decay = false})
+  /// `shaped`: a, b and c are matrices (9 x 11009, 50 x 100, 21 x 49) rather than vectors.
+  explicit Mirror(bool shaped = false) {
+    using S = std::vector<std::size_t>;
+    const S sa = shaped ? S{9, 11009} : S{}, sb = shaped ? S{50, 100} : S{}, sc = shaped ? S{21, 49} : S{};
+    host.add("a", a.data(), a.size(), {}, sa)
+        .add("b", b.data(), b.size(), {.decay = false}, sb)
         .add("frozen", frozen.data(), frozen.size(), {.trainable = false})
-        .add("c", c.data(), c.size());
-    device.add("a", da.p, da.n)
-        .add("b", db.p, db.n, {.decay = false})
+        .add("c", c.data(), c.size(), {}, sc);
+    device.add("a", da.p, da.n, {}, sa)
+        .add("b", db.p, db.n, {.decay = false}, sb)
         .add("frozen", dfrozen.p, dfrozen.n, {.trainable = false})
-        .add("c", dc.p, dc.n);
+        .add("c", dc.p, dc.n, {}, sc);
   }
   /// Number of elements whose bits differ between host and device (0 when they agree).
   std::size_t differences() {
@@ -297,4 +302,32 @@ TEST_CASE("whole HiZOO steps on the device (scaled perturbations, Hessian update
     check_rule_steps<ThreePointRGE, DiagonalHessian, gpu::DiagonalHessian>(
         ThreePointRGE({.direction = kind}), DiagonalHessian({.alpha = 0.1}), {.alpha = 0.1}, 1,
         [](DiagonalHessian& r, std::size_t b) { return r.inverse_sqrt_hessian(b); });
+}
+
+TEST_CASE("whole Factored steps on the device equal the CPU run's bit for bit, row and column moments included",
+          "[cuda][fused][factored]") {
+  ZEROTH_REQUIRE_DEVICE();
+  for (bool shaped : {true, false}) {
+    for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+      Mirror m(shaped);
+      const Options o{.learning_rate = 1e-3, .epsilon = 1e-3, .weight_decay = 0.1, .max_steps = 10, .seed = 7,
+                      .rounding = Rounding::stochastic, .threads = 1};
+      const RGE est({.directions = 2, .direction = kind});
+      Factored host_rule({.decay = 0.8});
+      Run<RGE, Factored> host(m.host, o, est, host_rule);
+      gpu::Run<RGE, gpu::Factored> device(m.device, o, est, gpu::Factored({.decay = 0.8}));
+      INFO("shaped " << shaped << ' ' << to_string(kind));
+      compare_steps(m, host, device, [&](int step) {
+        for (const auto& s : m.device.segments()) {
+          INFO("step " << step << " block " << s.block);
+          const auto hr = host.preconditioner().rows(s.block), hc = host.preconditioner().cols(s.block);
+          const auto dr = device.preconditioner().rows(s.block), dc = device.preconditioner().cols(s.block);
+          REQUIRE(dr.size() == hr.size());
+          REQUIRE(dc.size() == hc.size());
+          REQUIRE(std::memcmp(hr.data(), dr.data(), hr.size() * sizeof(float)) == 0);
+          REQUIRE(std::memcmp(hc.data(), dc.data(), hc.size() * sizeof(float)) == 0);
+        }
+      });
+    }
+  }
 }

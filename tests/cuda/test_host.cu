@@ -1,5 +1,5 @@
 // CUDA tests that need no GPU: error messages, store validation, and the device element code compiled for the host
-// checked bit for bit against the CPU path (directions, 16-bit rounding, whole sweeps).
+// checked bit for bit against the CPU path (directions, 16-bit rounding, whole sweeps, the fused rules' bodies).
 #include "common.cuh"
 
 #include <cmath>
@@ -8,9 +8,11 @@
 
 #include <zeroth/cuda/device_store.cuh>
 #include <zeroth/cuda/detail/element.cuh>
+#include <zeroth/cuda/factored.cuh>
 #include <zeroth/cuda/fused.cuh>
 #include <zeroth/preconditioners/adam.hpp>
 #include <zeroth/preconditioners/diagonal_hessian.hpp>
+#include <zeroth/preconditioners/factored.hpp>
 #include <zeroth/preconditioners/momentum.hpp>
 #include <zeroth/sweeps/fused.hpp>
 #include <zeroth/sweeps/sweep.hpp>
@@ -298,6 +300,81 @@ TEMPLATE_TEST_CASE("the fused device body of Momentum, Adam and HiZOO, run on th
         [](DiagonalHessian& r, UpdateContext& c) { return DiagonalHessian::plan(c, r.direction_scale()); },
         [](DiagonalHessian& r, UpdateContext& c) { return DiagonalHessian::element<float>(r.options(), c); },
         [](DiagonalHessian& r, std::size_t b) { return r.inverse_sqrt_hessian(b); });
+  }
+}
+
+TEMPLATE_TEST_CASE("the device bodies of Factored (row, column and block passes, update), run on the host, reproduce "
+                   "the CPU rule bit for bit",
+                   "[cuda][fused][factored]", float, bfloat16, float16) {
+  using T = TestType;
+  namespace gd = gpu::detail;
+  const std::uint64_t seeds[2] = {41, 42};
+  const double norms[2] = {1.0, 0.9}, offset[2] = {1e-3, -1e-3};
+  const std::size_t R = 37, C = 300;  // 37 rows: row parts of 4 and 5 rows; a matrix, then a vector block
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+      for (bool from_snapshot : {false, true}) {
+        auto x = filled<T>(R * C, 5), y = filled<T>(77, 6);
+        auto sx = filled<T>(x.size(), 7), sy = filled<T>(y.size(), 8);
+        auto ex = x, ey = y;
+        BufferStore store;
+        store.add("x", x.data(), x.size(), {}, {R, C}).add("y", y.data(), y.size(), {.decay = false});
+        Snapshot snapshot(store);
+        std::memcpy(snapshot.block(0), sx.data(), sx.size() * sizeof(T));
+        std::memcpy(snapshot.block(1), sy.data(), sy.size() * sizeof(T));
+        Factored rule({.decay = 0.8, .eps1 = 1e-30});
+        rule.prepare(store);
+        // The device rule's buffers, on the host.
+        std::vector<float> r0(R), c0(C), r1(1), c1(y.size());
+        std::vector<double> x20(R), u20(R), x21(1), u21(1);
+        std::vector<gd::FactoredBlock> fb{{r0.data(), c0.data(), x20.data(), u20.data(), R, C},
+                                          {r1.data(), c1.data(), x21.data(), u21.data(), 1, y.size()}};
+        const gd::Segment segs[2] = {{ex.data(), ex.size(), 0, 0, 0, 0, 1u, 0},
+                                     {ey.data(), ey.size(), 0, 0, 0, 1, 0u, ex.size()}};
+        const T* snaps[2] = {from_snapshot ? sx.data() : nullptr, from_snapshot ? sy.data() : nullptr};
+        for (int step = 0; step < 2; ++step) {
+          const double g[2] = {0.5 - step, -0.25};
+          std::vector<double> sa(2), sb(2), da(2), db(2);
+          UpdateContext c{.store = store, .snapshot = &snapshot, .direction = kind, .seeds = seeds, .norms = norms,
+                          .offset = offset, .g = g, .learning_rate = 1e-2, .weight_decay = 0.1,
+                          .from_snapshot = from_snapshot, .rounding = rounding, .rounding_seed = 99u + step,
+                          .threads = 1, .scratch_a = sa, .scratch_b = sb};
+          UpdateContext d = c;
+          d.scratch_a = da;
+          d.scratch_b = db;
+          const auto a = fused_args_of(gradient_plan(d), nullptr);
+          const double beta = 1.0 - std::pow(double(step + 1), -0.8);
+          const bool rad = kind == Direction::rademacher;
+          for (int k = 0; k < 2; ++k) {
+            const T* xs = static_cast<const T*>(segs[k].data);
+            for (std::uint64_t row = 0; row < fb[k].rows; ++row)
+              rad ? gd::factored_row<T, true>(a, segs[k], xs, snaps[k], fb[k], row, 1e-30, beta)
+                  : gd::factored_row<T, false>(a, segs[k], xs, snaps[k], fb[k], row, 1e-30, beta);
+            for (std::uint64_t col = 0; col < fb[k].cols; ++col)
+              rad ? gd::factored_col<T, true>(a, segs[k], xs, snaps[k], fb[k], col, 1e-30, beta)
+                  : gd::factored_col<T, false>(a, segs[k], xs, snaps[k], fb[k], col, 1e-30, beta);
+            gd::factored_mean(fb[k]);
+            for (std::uint64_t row = 0; row < fb[k].rows; ++row)
+              rad ? gd::factored_row_u2<T, true>(a, segs[k], xs, snaps[k], fb[k], row)
+                  : gd::factored_row_u2<T, false>(a, segs[k], xs, snaps[k], fb[k], row);
+            gd::factored_step(fb[k], 1e-2);
+          }
+          const gd::FactoredElement f{fb.data(), 1.0 - 1e-2 * 0.1};
+          const std::size_t vanished = emulate_fused(a, kind, ex, snaps[0], 0, true, 0, nullptr, f) +
+                                       emulate_fused(a, kind, ey, snaps[1], 1, false, x.size(), nullptr, f);
+          const auto st = rule.update(c);
+          INFO(to_string(kind) << " stochastic " << (rounding == Rounding::stochastic) << " from snapshot "
+                               << from_snapshot << " step " << step);
+          REQUIRE(same_bits(x, ex));
+          REQUIRE(same_bits(y, ey));
+          REQUIRE(std::memcmp(rule.rows(0).data(), r0.data(), R * sizeof(float)) == 0);
+          REQUIRE(std::memcmp(rule.cols(0).data(), c0.data(), C * sizeof(float)) == 0);
+          REQUIRE(std::memcmp(rule.rows(1).data(), r1.data(), sizeof(float)) == 0);
+          REQUIRE(std::memcmp(rule.cols(1).data(), c1.data(), y.size() * sizeof(float)) == 0);
+          REQUIRE(vanished == st.vanished);
+        }
+      }
+    }
   }
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// Fused device updates for the stateful rules (Momentum, Adam, HiZOO's diagonal Hessian): one generic kernel that
-// regenerates z on the CPU's Philox counters and layout, forms the step's start x0 and g-hat, and calls the CPU rule's
-// own per-element step (zeroth::detail::MomentumElement and friends, host/device code) with the rule's state in one
-// device buffer allocated once. A step therefore gives the host rule's bits.
+// Fused device updates for the stateful rules (Momentum, Adam, HiZOO's diagonal Hessian; zeroth/cuda/factored.cuh
+// builds on it): one generic kernel that regenerates z on the CPU's Philox counters and layout, forms the step's start
+// x0 and g-hat, and calls the CPU rule's own per-element step (zeroth::detail::MomentumElement and friends,
+// host/device code) with the rule's state in one device buffer allocated once. A step therefore gives the host rule's
+// bits.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -124,14 +125,12 @@ struct FusedArgs {
   bool has_back, from_snapshot, stochastic;
 };
 
-/// What one thread of the fused kernel does, as zeroth::detail::fused_range does per element: elements
-/// 64 g + 16 j + l of a segment for counter c = 16 g + l; x[i] <- f(decay, x0, u, state of i). Returns the 16-bit
-/// elements whose update rounded away.
-template <class T, bool Rademacher, class F>
-ZEROTH_HOST_DEVICE inline unsigned fused_counter(const FusedArgs& a, const Segment& s, std::uint64_t c, T* x,
-                                                 const T* snap, float* state, const F& f,
-                                                 const std::uint32_t round[4]) {
-  float u[4] = {0.0f, 0.0f, 0.0f, 0.0f}, b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+/// u = sum_k coeff[k] z_k and b = sum_k back[k] z_k for counter c's four elements, in the order of the CPU's
+/// zeroth::detail::combine_directions.
+template <bool Rademacher>
+ZEROTH_HOST_DEVICE inline void fused_terms(const FusedArgs& a, const Segment& s, std::uint64_t c, float u[4],
+                                           float b[4]) {
+  for (int j = 0; j < 4; ++j) u[j] = b[j] = 0.0f;
   for (std::uint32_t k = 0; k < a.terms; ++k) {
     float z[4];
     direction4<Rademacher>(a.seeds[k], s.block, c, z);
@@ -139,16 +138,55 @@ ZEROTH_HOST_DEVICE inline unsigned fused_counter(const FusedArgs& a, const Segme
     if (a.has_back)
       for (int j = 0; j < 4; ++j) b[j] = k == 0 ? mul_rn(a.back[k], z[j]) : fma_rn(a.back[k], z[j], b[j]);
   }
+}
+
+/// The step's start x0 of element i (current value `old`): the source plus the back term b, as fused_range.
+template <class T>
+ZEROTH_HOST_DEVICE inline float fused_start(const FusedArgs& a, const Segment& s, std::uint64_t i, T old,
+                                            const T* snap, float b) {
+  float x0 = widen(a.from_snapshot ? snap[i] : old);
+  if (a.has_back) x0 = fma_rn(a.back_scale ? a.back_scale[s.first_element + i] : 1.0f, b, x0);
+  return x0;
+}
+
+/// u and x0 of the single element i of a segment (its counter's other three elements are generated and dropped): for
+/// reductions that walk a row or a column.
+template <class T, bool Rademacher>
+ZEROTH_HOST_DEVICE inline void fused_element(const FusedArgs& a, const Segment& s, std::uint64_t i, const T* x,
+                                             const T* snap, float& u, float& x0) {
+  float uu[4], bb[4];
+  fused_terms<Rademacher>(a, s, (i >> 6) * 16 + (i & 15u), uu, bb);
+  const unsigned j = static_cast<unsigned>(i >> 4) & 3u;
+  u = uu[j];
+  x0 = fused_start(a, s, i, x[i], snap, bb[j]);
+}
+
+/// An element function that reads its block and index instead of per-element state: f(block, i, decay, x0, u).
+template <class F>
+concept IndexedElement = F::indexed;
+
+/// What one thread of the fused kernel does, as zeroth::detail::fused_range does per element: elements
+/// 64 g + 16 j + l of a segment for counter c = 16 g + l; x[i] <- f(decay, x0, u, state of i), or
+/// f(block, i, decay, x0, u) for an IndexedElement. Returns the 16-bit elements whose update rounded away.
+template <class T, bool Rademacher, class F>
+ZEROTH_HOST_DEVICE inline unsigned fused_counter(const FusedArgs& a, const Segment& s, std::uint64_t c, T* x,
+                                                 const T* snap, float* state, const F& f,
+                                                 const std::uint32_t round[4]) {
+  float u[4], b[4];
+  fused_terms<Rademacher>(a, s, c, u, b);
   const std::uint64_t first = (c >> 4) * 64 + (c & 15u);
   unsigned vanished = 0;
   for (int j = 0; j < 4; ++j) {
     const std::uint64_t i = first + 16u * j;
     if (i >= s.size) break;
-    const std::uint64_t e = s.first_element + i;
     const T old = x[i];
-    float x0 = widen(a.from_snapshot ? snap[i] : old);
-    if (a.has_back) x0 = fma_rn(a.back_scale ? a.back_scale[e] : 1.0f, b[j], x0);
-    vanished += store_rounded(x + i, old, f(s.decay != 0, x0, u[j], state + F::per * e), a.stochastic, round[j]);
+    const float x0 = fused_start(a, s, i, old, snap, b[j]);
+    float v;
+    if constexpr (IndexedElement<F>)
+      v = f(s.block, i, s.decay != 0, x0, u[j]);
+    else
+      v = f(s.decay != 0, x0, u[j], state + F::per * (s.first_element + i));
+    vanished += store_rounded(x + i, old, v, a.stochastic, round[j]);
   }
   return vanished;
 }
@@ -158,15 +196,10 @@ template <class T, bool Rademacher, class F>
 __global__ void __launch_bounds__(kThreads) fused_kernel(FusedArgs a, const Segment* segs, std::uint32_t nseg,
                                                          const char* snapshot, float* state, F f,
                                                          unsigned long long* vanished) {
-  const Segment& s = find_segment<false>(segs, nseg, blockIdx.x);
-  const std::uint64_t c = (blockIdx.x - s.first_tile) * kThreads + threadIdx.x;
-  std::uint32_t round[4] = {0, 0, 0, 0};
-  if constexpr (!std::is_same_v<T, float>) {
-    if (a.stochastic) rounding_words_shared(a.rounding_seed, s.block, c, round);
-  }
-  T* x = static_cast<T*>(s.data);
-  const T* snap = snapshot ? reinterpret_cast<const T*>(snapshot + s.snapshot_offset) : nullptr;
-  count_vanished<T>(fused_counter<T, Rademacher>(a, s, c, x, snap, state, f, round), vanished);
+  tile<T>(segs, nseg, snapshot, a.rounding_seed, a.stochastic, vanished,
+          [&](const Segment& s, std::uint64_t c, T* x, const T* snap, const std::uint32_t* round) {
+            return fused_counter<T, Rademacher>(a, s, c, x, snap, state, f, round);
+          });
 }
 
 template <class T, class F>
@@ -200,23 +233,30 @@ inline FusedArgs make_fused_args(const DeviceStore& store, const FusedPlan& p) {
 }  // namespace detail
 
 /// x[i] <- f(decay, x0, u, state of i) over every trainable element, as zeroth::fused_sweep with the element function
-/// of a rule (F: trivially copyable, host/device operator(), `per` state values per element in `state`). Waits when
-/// there are 16-bit blocks, to report the vanished count.
+/// of a rule (F: trivially copyable, host/device operator(), `per` state values per element in `state`; or an
+/// IndexedElement with `state` null). Waits when there are 16-bit blocks, to report the vanished count.
 template <class F>
-SweepStats fused_sweep(DeviceStore& store, DeviceSnapshot* snapshot, const FusedPlan& p, DeviceState& state, const F& f,
+SweepStats fused_sweep(DeviceStore& store, DeviceSnapshot* snapshot, const FusedPlan& p, float* state, const F& f,
                        cudaStream_t stream = nullptr) {
   static_assert(std::is_trivially_copyable_v<F>, "zeroth: a device element function must be trivially copyable");
   const detail::FusedArgs a = detail::make_fused_args(store, p);
   detail::check_snapshot(store, snapshot, p.from_snapshot);
-  if (!state.matches(store, F::per))
-    throw std::logic_error("zeroth: the rule's device state was prepared for another store layout");
   const char* snap = snapshot && !snapshot->empty() ? snapshot->data() : nullptr;
   const bool rademacher = p.kind == Direction::rademacher;
   return detail::counting_vanished(store, stream, [&](unsigned long long* counter) {
-    detail::launch_fused<float>(a, rademacher, store.group(DType::f32), snap, state.data(), f, nullptr, stream);
-    detail::launch_fused<bfloat16>(a, rademacher, store.group(DType::bf16), snap, state.data(), f, counter, stream);
-    detail::launch_fused<float16>(a, rademacher, store.group(DType::f16), snap, state.data(), f, counter, stream);
+    detail::launch_fused<float>(a, rademacher, store.group(DType::f32), snap, state, f, nullptr, stream);
+    detail::launch_fused<bfloat16>(a, rademacher, store.group(DType::bf16), snap, state, f, counter, stream);
+    detail::launch_fused<float16>(a, rademacher, store.group(DType::f16), snap, state, f, counter, stream);
   });
+}
+
+/// The same with the rule's state in a DeviceState prepared for this store.
+template <class F>
+SweepStats fused_sweep(DeviceStore& store, DeviceSnapshot* snapshot, const FusedPlan& p, DeviceState& state, const F& f,
+                       cudaStream_t stream = nullptr) {
+  if (!state.matches(store, F::per))
+    throw std::logic_error("zeroth: the rule's device state was prepared for another store layout");
+  return fused_sweep(store, snapshot, p, state.data(), f, stream);
 }
 
 /// ZO-SGD-MMT on the device: zeroth::Momentum's options and per-element step; m in a DeviceState (4 bytes/param).

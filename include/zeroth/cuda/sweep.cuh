@@ -64,21 +64,31 @@ __device__ inline void count_vanished(unsigned n, unsigned long long* vanished) 
   }
 }
 
-/// One CUDA block per tile of 1,024 elements (16 direction groups); thread t takes counter 16 g + l of its tile and
-/// the four elements 64 g + 16 j + l. A warp covers two groups: the two halves of one Rademacher counter, so its
-/// Philox evaluation is warp-uniform. Stochastic-rounding words come from the lane holding counter i / 4 by shuffle.
-template <class T, bool Rademacher>
-__global__ void __launch_bounds__(kThreads)
-    sweep_kernel(SweepArgs a, const Segment* segs, std::uint32_t nseg, char* snapshot, unsigned long long* vanished) {
+/// The start of every tile kernel: one CUDA block per tile of 1,024 elements (16 direction groups); thread t takes
+/// counter 16 g + l of its tile and the four elements 64 g + 16 j + l. A warp covers two groups: the two halves of one
+/// Rademacher counter, so its Philox evaluation is warp-uniform. Stochastic-rounding words come from the lane holding
+/// counter i / 4 by shuffle. `body(s, c, x, snap, round)` does the thread's elements and returns how many vanished.
+template <class T, class Body>
+__device__ inline void tile(const Segment* segs, std::uint32_t nseg, const char* snapshot, std::uint64_t rounding_seed,
+                            bool stochastic, unsigned long long* vanished, const Body& body) {
   const Segment& s = find_segment<false>(segs, nseg, blockIdx.x);
   const std::uint64_t c = (blockIdx.x - s.first_tile) * kThreads + threadIdx.x;
   std::uint32_t round[4] = {0, 0, 0, 0};
   if constexpr (!std::is_same_v<T, float>) {
-    if (a.stochastic) rounding_words_shared(a.rounding_seed, s.block, c, round);
+    if (stochastic) rounding_words_shared(rounding_seed, s.block, c, round);
   }
   T* x = static_cast<T*>(s.data);
-  T* snap = snapshot ? reinterpret_cast<T*>(snapshot + s.snapshot_offset) : nullptr;
-  count_vanished<T>(sweep_counter<T, Rademacher>(a, s, c, x, snap, round), vanished);
+  T* snap = snapshot ? reinterpret_cast<T*>(const_cast<char*>(snapshot) + s.snapshot_offset) : nullptr;
+  count_vanished<T>(body(s, c, x, snap, round), vanished);
+}
+
+template <class T, bool Rademacher>
+__global__ void __launch_bounds__(kThreads)
+    sweep_kernel(SweepArgs a, const Segment* segs, std::uint32_t nseg, char* snapshot, unsigned long long* vanished) {
+  tile<T>(segs, nseg, snapshot, a.rounding_seed, a.stochastic, vanished,
+          [&](const Segment& s, std::uint64_t c, T* x, T* snap, const std::uint32_t* round) {
+            return sweep_counter<T, Rademacher>(a, s, c, x, snap, round);
+          });
 }
 
 /// One CUDA block per tile of a type group.
