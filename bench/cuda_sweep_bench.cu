@@ -1,5 +1,6 @@
-// Device sweep bandwidth: each fused sweep kernel as a percentage of a measured device-to-device cudaMemcpy, at
-// 10^7..10^9 parameters, and a full ZO-SGD step (2 forwards of sum (x - 1)^2 by Thrust + 3 sweeps) on device.
+// Device sweep bandwidth: each fused sweep kernel, and the generic fused update kernel with Adam, as a percentage of
+// a measured device-to-device cudaMemcpy at 10^7..10^9 parameters; and a full ZO-SGD step (2 forwards of
+// sum (x - 1)^2 by Thrust + 3 sweeps) on device.
 //   build-cuda/bench/cuda_sweep_bench [n ...]      (default 1e7 1e8 1e9; sizes that do not fit are skipped)
 #include <cstdio>
 #include <cstdlib>
@@ -10,8 +11,10 @@
 #include <thrust/execution_policy.h>
 #include <thrust/transform_reduce.h>
 
+#include <zeroth/cuda/fused.cuh>
 #include <zeroth/cuda/run.cuh>
 #include <zeroth/estimators/rge.hpp>
+#include <zeroth/preconditioners/adam.hpp>
 
 using namespace zeroth;
 
@@ -90,6 +93,15 @@ void bench_type(const char* type, std::size_t n, Timer& timer, int reps) {
       row(("update q=2 from snap" + tag).c_str(), n, timer.ms([&] { gpu::sweep_async(store, &snap, p); }, reps),
           rd * es * n, copy_gbs);
     }
+  }
+  {
+    // The fused Adam update (the generic fused kernel): reads and writes x, m and v.
+    gpu::DeviceState mv;
+    mv.prepare(store, 2);
+    const FusedPlan fp{.kind = Direction::gaussian, .seeds = std::span(seeds).first(1), .coeff = c1};
+    const auto adam = Adam::element<float>({}, 1e-3, 0.0, 1);
+    row((std::string("fused Adam update ") + type + " gaussian").c_str(), n,
+        timer.ms([&] { gpu::fused_sweep(store, nullptr, fp, mv, adam); }, reps), (2 * es + 16) * n, copy_gbs);
   }
   if constexpr (std::is_same_v<T, float>) {
     // A full ZO-SGD step with the default inverse rollback: 2 evaluations of a device objective, 3 sweeps.
