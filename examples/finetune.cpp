@@ -1,11 +1,16 @@
-// zeroth-finetune: fine-tune a llama2.c checkpoint on a prompt-classification task with forward passes only.
-//   zeroth-finetune --task sst2 --k 512 --steps 1000 --lr 1e-3 --out runs/sst2
-// Prints held-out accuracy before, during and after; writes metrics (JSONL), the trajectory log, a resumable
+// zeroth-finetune: fine-tune a llama2.c checkpoint with forward passes only, on a prompt-classification task or on
+// the causal language-modelling loss of texts.
+//   zeroth-finetune --task sst2 --k 512 --steps 1000 --lr 1e-4 --out runs/sst2
+//   zeroth-finetune --task lm --k 512 --steps 1000 --lr 1e-4 --out runs/lm   (SST-2's sentences as text by default)
+// Prints held-out metrics before, during and after; writes metrics (JSONL), the trajectory log, a resumable
 // checkpoint and the fine-tuned model (llama2.c format) to --out. --resume continues a killed run bit-identically.
+#include <zeroth/backends/llama2c/causal_lm.hpp>
 #include <zeroth/backends/llama2c/checkpoint.hpp>
+#include <zeroth/backends/llama2c/prefix_file.hpp>
 #include <zeroth/backends/llama2c/prompt_classifier.hpp>
 #include <zeroth/data/load.hpp>
 #include <zeroth/data/sampling.hpp>
+#include <zeroth/data/text.hpp>
 #include <zeroth/zeroth.hpp>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +42,7 @@ struct Args {
   double lora_alpha = 16;
   bool bf16 = false;                 // matrices held in bfloat16 (updated through zeroth's low-precision path)
   std::string rounding = "nearest";  // how updates of bfloat16 weights are stored: nearest or stochastic
+  std::string prefix_file;  // a prefix.bin to start from instead of --prefix-init
   std::string lora_targets = "wq,wv", prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 
   std::string describe() const {  // what must match for --resume
@@ -48,15 +54,17 @@ struct Args {
       << "\nmethod=" << method << "\n";
     if (lora_rank > 0) s << "lora_rank=" << lora_rank << "\nlora_alpha=" << lora_alpha << "\nlora_targets=" << lora_targets << "\n";
     if (prefix_tokens > 0) s << "prefix_tokens=" << prefix_tokens << "\nprefix_init=" << prefix_init << "\n";
+    if (!prefix_file.empty()) s << "prefix_file=" << prefix_file << "\n";
     if (bf16) s << "bf16=1\n";
     if (rounding != "nearest") s << "rounding=" << rounding << "\n";
     return s.str();
   }
 };
 
-std::pair<std::string, std::string> default_files(data::Task task) {
+std::pair<std::string, std::string> default_files(const std::string& name) {
   const std::string d = "../shared/data/";
-  switch (task) {
+  if (name == "lm") return {d + "sst2/train.tsv", d + "sst2/dev.tsv"};
+  switch (data::task_from_string(name)) {
     case data::Task::sst2: return {d + "sst2/train.tsv", d + "sst2/dev.tsv"};
     case data::Task::rte: return {d + "superglue/RTE/train.jsonl", d + "superglue/RTE/val.jsonl"};
     case data::Task::cb: return {d + "superglue/CB/train.jsonl", d + "superglue/CB/val.jsonl"};
@@ -66,17 +74,19 @@ std::pair<std::string, std::string> default_files(data::Task task) {
   return {};
 }
 
-// Prints and logs held-out accuracy every `every` steps.
+// Prints and logs held-out loss and accuracy every `every` steps.
+template <class Backend>
 struct EvalCallback {
-  llama2c::PromptClassifier& heldout;
+  Backend& heldout;
   std::size_t n;
   std::uint64_t every;
   std::ofstream log;
+  const char* accuracy = "accuracy";  // what the backend's accuracy measures
   void on_step(const StepInfo& s) {
     if (every == 0 || (s.step + 1) % every != 0) return;
     const auto ev = heldout.evaluate(n);
-    std::fprintf(stderr, "\n  step %llu: held-out loss %.4f accuracy %.1f%% (%zu examples)\n",
-                 static_cast<unsigned long long>(s.step + 1), ev.loss, 100 * ev.accuracy, ev.examples);
+    std::fprintf(stderr, "\n  step %llu: held-out loss %.4f %s %.1f%% (%zu examples)\n",
+                 static_cast<unsigned long long>(s.step + 1), ev.loss, accuracy, 100 * ev.accuracy, ev.examples);
     log << "{\"step\":" << s.step + 1 << ",\"eval_loss\":" << ev.loss << ",\"eval_accuracy\":" << ev.accuracy << "}\n"
         << std::flush;
   }
@@ -86,17 +96,20 @@ struct EvalCallback {
 
 int main(int argc, char** argv) try {
   Args a;
-  CLI::App app{"Fine-tune a llama2.c model on a prompt-classification task with zeroth-order optimization"};
+  CLI::App app{"Fine-tune a llama2.c model with zeroth-order optimization, on prompt classification or a causal-LM loss"};
   app.add_option("--model", a.model, "llama2.c checkpoint (legacy or version 1)")->capture_default_str();
   app.add_option("--tokenizer", a.tokenizer, "llama2.c tokenizer")->capture_default_str();
-  app.add_option("--task", a.task, "sst2, rte, cb, boolq or copa")->capture_default_str();
+  app.add_option("--task", a.task,
+                 "sst2, rte, cb, boolq or copa (prompt classification), or lm (causal-LM loss on texts: one per line, "
+                 "or a tsv's sentences)")
+      ->capture_default_str();
   app.add_option("--objective", a.objective,
                  "ce (cross-entropy over the verbalizers) or accuracy (1 - accuracy: non-differentiable)")
       ->capture_default_str()
       ->check(CLI::IsMember({"ce", "accuracy"}));
   app.add_option("--train", a.train, "training file (default: the task's file under ../shared/data)");
   app.add_option("--eval", a.eval, "held-out file (default: the task's dev/val file; else a split of --train)");
-  app.add_option("--k", a.k, "training examples per class (0 = all)")->capture_default_str();
+  app.add_option("--k", a.k, "training examples per class; for lm, training texts (0 = all)")->capture_default_str();
   app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored or hizoo")
       ->capture_default_str();
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
@@ -126,14 +139,17 @@ int main(int argc, char** argv) try {
                      ->check(CLI::NonNegativeNumber)->excludes(lora);
   app.add_option("--prefix-init", a.prefix_init, "text whose first P tokens (after BOS) initialise the prefix")
       ->capture_default_str()->needs(prefix);
+  app.add_option("--prefix-file", a.prefix_file, "prefix tuning from a saved prefix.bin (its token count) instead")
+      ->excludes(lora)->excludes(prefix);
   app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (norms stay float32; model.bin is float32)");
   app.add_option("--rounding", a.rounding, "storing updates of bfloat16 weights: nearest or stochastic")
       ->capture_default_str()
       ->check(CLI::IsMember({"nearest", "stochastic"}));
   CLI11_PARSE(app, argc, argv);
 
-  const data::Task task = data::task_from_string(a.task);
-  auto [dtrain, deval] = default_files(task);
+  const bool lm = a.task == "lm";
+  if (lm && a.objective != "ce") throw std::invalid_argument("--objective accuracy needs a classification task");
+  auto [dtrain, deval] = default_files(a.task);
   if (a.train.empty()) a.train = dtrain;
   if (a.eval.empty()) a.eval = deval;
   const Direction direction = direction_from_string(a.direction);
@@ -152,6 +168,8 @@ int main(int argc, char** argv) try {
       if (!t.empty()) lo.targets.push_back(llama2c::projection_from_string(t));
     }
     model.enable_lora(std::move(lo));
+  } else if (!a.prefix_file.empty()) {
+    model.set_prefix(llama2c::load_prefix(a.prefix_file, model.config()));
   } else if (a.prefix_tokens > 0) {  // BOS + the text's tokens, repeated as needed, cut to P
     std::vector<int> init = tokenizer.encode(a.prefix_init, true, false);
     const auto more = tokenizer.encode(a.prefix_init, false, false);
@@ -160,6 +178,128 @@ int main(int argc, char** argv) try {
     init.resize(static_cast<std::size_t>(a.prefix_tokens));
     model.enable_prefix(init);
   }
+  // The backends: a prompt classifier over examples, or a causal LM over texts.
+  auto fine_tune = [&](auto& trainer, auto& evaluator) -> int {
+    BufferStore store = make_store(trainer);
+    if (!a.train_only.empty()) {
+      std::vector<std::string> parts;
+      for (std::stringstream ss(a.train_only); ss.good();) {
+        std::string p;
+        std::getline(ss, p, ',');
+        if (!p.empty()) parts.push_back(p);
+      }
+      std::vector<std::pair<std::string, BlockFlags>> flags;
+      for (const Block& b : store.blocks()) {
+        const bool train = std::any_of(parts.begin(), parts.end(), [&](const std::string& p) {
+          return b.name.find(p) != std::string::npos;
+        });
+        flags.emplace_back(b.name, BlockFlags{.trainable = train, .decay = b.flags.decay});
+      }
+      for (const auto& [name, f] : flags) store.set_flags(name, f);
+      if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + a.train_only + "' matches no tensor");
+    }
+    std::printf("training %zu %s\n", store.dimension(),
+                a.lora_rank > 0                ? "parameters of LoRA adapters (base weights frozen)"
+                : model.prefix_tokens() > 0 ? "parameters of prefix keys and values (base weights frozen)"
+                                               : "of the model's parameters");
+    if (a.bf16) std::printf("weight matrices in bfloat16 (norms float32), %s rounding of updates\n", a.rounding.c_str());
+
+    fs::create_directories(a.out);
+    const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
+    const Options options{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
+                          .seed = a.seed,
+                          .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
+                          .threads = a.threads, .evaluate_final = false};
+    const RGE rge({.directions = static_cast<int>(a.directions), .direction = direction});
+    auto run_with = [&](auto& opt) -> int {
+      if (a.resume) {
+        std::ifstream in(args_file);
+        std::stringstream saved;
+        saved << in.rdbuf();
+        if (saved.str() != a.describe())
+          throw std::runtime_error("--resume: the options differ from the run in '" + a.out + "' (see " +
+                                   args_file.string() + ")");
+        if (fs::exists(ckpt)) opt.state() = zeroth::load_checkpoint(ckpt, store, opt.preconditioner());
+        std::printf("resuming at step %llu\n", static_cast<unsigned long long>(opt.state().step));
+      } else {
+        io::write_atomic(args_file, a.describe());
+      }
+
+      const auto before = evaluator.evaluate();
+      std::printf("before: held-out loss %.4f %s %.1f%%\n", before.loss, lm ? "next-token accuracy" : "accuracy",
+                  100 * before.accuracy);
+      // The training objective: the backend's loss, or a classifier's error rate (piecewise constant in the weights).
+      Minibatch objective(
+          [&](std::span<const std::size_t> batch) {
+            if constexpr (BackendWithPredictions<std::remove_reference_t<decltype(trainer)>>) {
+              if (a.objective == "accuracy") {
+                const auto pred = trainer.predict(batch);
+                double wrong = 0;
+                for (std::size_t j = 0; j < batch.size(); ++j) wrong += pred[j] != trainer.label(batch[j]);
+                return wrong / static_cast<double>(batch.size());
+              }
+            }
+            return trainer.loss(batch);
+          },
+          trainer.size(), std::min(a.batch, trainer.size()), a.seed);
+      const bool append = a.resume && opt.state().step > 0;
+      EvalCallback eval{evaluator, evaluator.size(), a.eval_every,
+                        std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc),
+                        lm ? "next-token accuracy" : "accuracy"};
+      Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(fs::path(a.out) / "metrics.jsonl", append),
+                              TrajectoryRecorder(fs::path(a.out) / "trajectory.bin"),
+                              Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
+      if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state(), opt.preconditioner());
+      const auto after = evaluator.evaluate();
+      rusage ru{};
+      getrusage(RUSAGE_SELF, &ru);
+      std::printf("after %llu steps: held-out loss %.4f %s %.1f%% (before %.1f%%); %.1f ms/step, peak RSS %.1f MiB\n",
+                  static_cast<unsigned long long>(opt.state().step), after.loss,
+                  lm ? "next-token accuracy" : "accuracy", 100 * after.accuracy,
+                  100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
+                  static_cast<double>(ru.ru_maxrss) / 1024.0);
+      // LoRA: the adapters merged into the weights, so model.bin loads with the plain loader.
+      llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.merged_weights(), llama2c::Format::legacy);
+      if (model.prefix_tokens() > 0) llama2c::save_prefix(fs::path(a.out) / "prefix.bin", model.prefix(), model.config());
+      std::printf("wrote %s/{model.bin,%scheckpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str(),
+                  model.prefix_tokens() > 0 ? "prefix.bin," : "");
+      if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
+      return r.ok() ? 0 : 1;
+    };
+    if (a.method == "zosgd") {
+      ZOSGD opt(options, rge);
+      return run_with(opt);
+    } else if (a.method == "sign") {
+      ZOSGDSign opt(options, rge);
+      return run_with(opt);
+    } else if (a.method == "momentum") {
+      ZOSGDMomentum opt(options, rge);
+      return run_with(opt);
+    } else if (a.method == "adam") {
+      ZOAdam opt(options, rge);
+      return run_with(opt);
+    } else if (a.method == "factored") {
+      ZOFactored opt(options, rge);
+      return run_with(opt);
+    } else if (a.method == "hizoo") {
+      HiZOO opt(options, ThreePointRGE({.direction = direction}));
+      return run_with(opt);
+    }
+    throw std::invalid_argument("--method '" + a.method + "' is not one of zosgd, sign, momentum, adam, factored, hizoo");
+  };
+  if (lm) {
+    const auto train_texts = data::read_texts(a.train);
+    const auto train = a.k ? data::sample_texts(train_texts, a.k, a.seed) : train_texts;
+    const auto eval_texts = data::read_texts(a.eval);
+    const std::vector<std::string> heldout(eval_texts.begin(),
+                                           eval_texts.begin() + static_cast<long>(std::min(eval_texts.size(),
+                                                                                           a.eval_examples)));
+    std::printf("task lm: %zu training texts, %zu held-out; model %s (%zu parameters)\n", train.size(),
+                heldout.size(), a.model.c_str(), static_cast<std::size_t>(model.config().parameter_count()));
+    llama2c::CausalLM trainer(model, tokenizer, train), evaluator(model, tokenizer, heldout);
+    return fine_tune(trainer, evaluator);
+  }
+  const data::Task task = data::task_from_string(a.task);
   auto train_all = data::load_task(task, a.train);
   std::vector<data::Example> train, heldout;
   if (!a.eval.empty()) {
@@ -173,115 +313,8 @@ int main(int argc, char** argv) try {
   heldout = data::take_first(heldout, std::min(heldout.size(), a.eval_examples));
   std::printf("task %s: %zu training examples, %zu held-out; model %s (%zu parameters)\n", a.task.c_str(),
               train.size(), heldout.size(), a.model.c_str(), static_cast<std::size_t>(model.config().parameter_count()));
-
   llama2c::PromptClassifier trainer(model, tokenizer, task, train), evaluator(model, tokenizer, task, heldout);
-  BufferStore store = make_store(trainer);
-  if (!a.train_only.empty()) {
-    std::vector<std::string> parts;
-    for (std::stringstream ss(a.train_only); ss.good();) {
-      std::string p;
-      std::getline(ss, p, ',');
-      if (!p.empty()) parts.push_back(p);
-    }
-    std::vector<std::pair<std::string, BlockFlags>> flags;
-    for (const Block& b : store.blocks()) {
-      const bool train = std::any_of(parts.begin(), parts.end(), [&](const std::string& p) {
-        return b.name.find(p) != std::string::npos;
-      });
-      flags.emplace_back(b.name, BlockFlags{.trainable = train, .decay = b.flags.decay});
-    }
-    for (const auto& [name, f] : flags) store.set_flags(name, f);
-    if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + a.train_only + "' matches no tensor");
-  }
-  std::printf("training %zu %s\n", store.dimension(),
-              a.lora_rank > 0       ? "parameters of LoRA adapters (base weights frozen)"
-              : a.prefix_tokens > 0 ? "parameters of prefix keys and values (base weights frozen)"
-                                    : "of the model's parameters");
-  if (a.bf16) std::printf("weight matrices in bfloat16 (norms float32), %s rounding of updates\n", a.rounding.c_str());
-
-  fs::create_directories(a.out);
-  const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
-  const Options options{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
-                        .seed = a.seed,
-                        .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
-                        .threads = a.threads, .evaluate_final = false};
-  const RGE rge({.directions = static_cast<int>(a.directions), .direction = direction});
-  auto run_with = [&](auto& opt) -> int {
-    if (a.resume) {
-      std::ifstream in(args_file);
-      std::stringstream saved;
-      saved << in.rdbuf();
-      if (saved.str() != a.describe())
-        throw std::runtime_error("--resume: the options differ from the run in '" + a.out + "' (see " +
-                                 args_file.string() + ")");
-      if (fs::exists(ckpt)) opt.state() = zeroth::load_checkpoint(ckpt, store, opt.preconditioner());
-      std::printf("resuming at step %llu\n", static_cast<unsigned long long>(opt.state().step));
-    } else {
-      io::write_atomic(args_file, a.describe());
-    }
-
-    const auto before = evaluator.evaluate();
-    std::printf("before: held-out loss %.4f accuracy %.1f%%\n", before.loss, 100 * before.accuracy);
-    // The training objective: cross-entropy, or the error rate itself (piecewise constant in the weights).
-    Minibatch objective(
-        [&](std::span<const std::size_t> batch) {
-          if (a.objective == "ce") return trainer.loss(batch);
-          const auto pred = trainer.predict(batch);
-          double wrong = 0;
-          for (std::size_t j = 0; j < batch.size(); ++j) wrong += pred[j] != trainer.label(batch[j]);
-          return wrong / static_cast<double>(batch.size());
-        },
-        trainer.size(), std::min(a.batch, trainer.size()), a.seed);
-    const bool append = a.resume && opt.state().step > 0;
-    EvalCallback eval{evaluator, heldout.size(), a.eval_every,
-                      std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc)};
-    Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(fs::path(a.out) / "metrics.jsonl", append),
-                            TrajectoryRecorder(fs::path(a.out) / "trajectory.bin"),
-                            Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
-    if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state(), opt.preconditioner());
-    const auto after = evaluator.evaluate();
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    std::printf("after %llu steps: held-out loss %.4f accuracy %.1f%% (before %.1f%%); %.1f ms/step, peak RSS %.1f MiB\n",
-                static_cast<unsigned long long>(opt.state().step), after.loss, 100 * after.accuracy,
-                100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
-                static_cast<double>(ru.ru_maxrss) / 1024.0);
-    // LoRA: the adapters merged into the weights, so model.bin loads with the plain loader.
-    llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.merged_weights(), llama2c::Format::legacy);
-    if (model.prefix_tokens() > 0) {  // int32 n_layers, tokens, kv_dim; then keys and values, float32
-      const auto& p = model.prefix();
-      const std::int32_t head[3] = {model.config().n_layers, p.tokens, model.config().kv_dim()};
-      std::ostringstream bytes;
-      bytes.write(reinterpret_cast<const char*>(head), sizeof head);
-      for (const auto* v : {&p.keys, &p.values})
-        bytes.write(reinterpret_cast<const char*>(v->data()), static_cast<std::streamsize>(v->size() * sizeof(float)));
-      io::write_atomic(fs::path(a.out) / "prefix.bin", bytes.str());
-    }
-    std::printf("wrote %s/{model.bin,%scheckpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str(),
-                model.prefix_tokens() > 0 ? "prefix.bin," : "");
-    if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
-    return r.ok() ? 0 : 1;
-  };
-  if (a.method == "zosgd") {
-    ZOSGD opt(options, rge);
-    return run_with(opt);
-  } else if (a.method == "sign") {
-    ZOSGDSign opt(options, rge);
-    return run_with(opt);
-  } else if (a.method == "momentum") {
-    ZOSGDMomentum opt(options, rge);
-    return run_with(opt);
-  } else if (a.method == "adam") {
-    ZOAdam opt(options, rge);
-    return run_with(opt);
-  } else if (a.method == "factored") {
-    ZOFactored opt(options, rge);
-    return run_with(opt);
-  } else if (a.method == "hizoo") {
-    HiZOO opt(options, ThreePointRGE({.direction = direction}));
-    return run_with(opt);
-  }
-  throw std::invalid_argument("--method '" + a.method + "' is not one of zosgd, sign, momentum, adam, factored, hizoo");
+  return fine_tune(trainer, evaluator);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "zeroth-finetune: %s\n", e.what());
   return 2;

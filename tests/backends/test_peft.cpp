@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <string>
@@ -16,6 +20,7 @@
 
 #include "fixtures.hpp"
 #include <zeroth/backends/llama2c/checkpoint.hpp>
+#include <zeroth/backends/llama2c/prefix_file.hpp>
 #include <zeroth/backends/llama2c/prompt_classifier.hpp>
 #include <zeroth/data/load.hpp>
 #include <zeroth/data/sampling.hpp>
@@ -248,4 +253,58 @@ TEST_CASE("peft: a LoRA fine-tune resumed from a checkpoint is bit-identical", "
   CHECK(a.lora().b == c.lora().b);
   CHECK_FALSE(a.lora().b == b.lora().b);
   CHECK(c.weights() == stories());
+}
+
+TEST_CASE("peft: prefix.bin round-trips, and bad prefix files are rejected naming the file", "[peft][io]") {
+  const auto dir = fs::temp_directory_path() / ("zeroth_prefix_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  Model m(stories());
+  const Config& c = m.config();
+  const Tokenizer tok = Tokenizer::load(kModels + "tok512.bin", c.vocab_size);
+  m.enable_prefix(tok.encode("Once upon a time", true, false));
+  save_prefix(dir / "prefix.bin", m.prefix(), c);
+  Model m2(stories());
+  m2.set_prefix(load_prefix(dir / "prefix.bin", c));
+  CHECK(m2.prefix().tokens == m.prefix().tokens);
+  CHECK(m2.prefix().keys == m.prefix().keys);
+  CHECK(m2.prefix().values == m.prefix().values);
+  const std::vector<std::vector<int>> seq = {tok.encode("Lily went to the park", true, false)};
+  CHECK(relative_error(m2.packed_logits(seq), m.packed_logits(seq)) == 0.0f);
+
+  std::string bytes;
+  {
+    std::ifstream in(dir / "prefix.bin", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto write = [&](const std::string& name, std::string b) {
+    std::ofstream(dir / name, std::ios::binary) << b;
+    return dir / name;
+  };
+  auto error_of = [&](const fs::path& p) -> std::string {
+    try {
+      load_prefix(p, c);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const fs::path truncated = write("truncated.bin", bytes.substr(0, bytes.size() - 3));
+  CHECK_THAT(error_of(truncated), Catch::Contains(truncated.string()) && Catch::Contains("truncated"));
+  const fs::path longer = write("longer.bin", bytes + "xyzw");
+  CHECK_THAT(error_of(longer), Catch::Contains("4 bytes after"));
+  std::string other = bytes;
+  other[0] = 9;  // 9 layers
+  CHECK_THAT(error_of(write("layers.bin", other)), Catch::Contains("is for 9 layers"));
+  other = bytes;
+  std::memset(other.data() + 4, 0, 4);  // 0 tokens
+  CHECK_THAT(error_of(write("tokens.bin", other)), Catch::Contains("has 0 tokens"));
+  other = bytes;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(other.data() + 12, &nan, 4);
+  CHECK_THAT(error_of(write("nan.bin", other)), Catch::Contains("not finite"));
+  CHECK_THAT(error_of(dir / "missing.bin"), Catch::Contains("cannot open"));
+  Prefix wrong = m.prefix();
+  wrong.keys.pop_back();
+  CHECK_THROWS_WITH(m2.set_prefix(wrong), Catch::Contains("does not fit"));
+  fs::remove_all(dir);
 }

@@ -1,4 +1,4 @@
-// Tests for zeroth/data: the real SST-2 / SuperGLUE / FewGLUE files, malformed inputs, k-shot sampling.
+// Tests for zeroth/data: the real SST-2 / SuperGLUE / FewGLUE files, texts, malformed inputs, k-shot sampling.
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,10 +8,12 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "zeroth/data/load.hpp"
 #include "zeroth/data/sampling.hpp"
+#include "zeroth/data/text.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #define ZEROTH_SHARED_DIR "../shared"
@@ -380,4 +382,37 @@ TEST_CASE("data: split and take_first", "[data][sampling]") {
   auto again = zd::split(dev, 500, 9);
   CHECK(std::equal(a.begin(), a.end(), again.first.begin(), [](auto& x, auto& y) { return x.line == y.line; }));
   CHECK_THROWS_AS(zd::split(dev, dev.size() + 1, 9), std::invalid_argument);
+}
+
+TEST_CASE("data: texts from SST-2's sentences or from lines, and bad text files rejected", "[data][text]") {
+  const auto sst2 = zd::read_texts(data_dir() / "sst2" / "train.tsv");
+  const auto examples = zd::load_task(Task::sst2, data_dir() / "sst2" / "train.tsv");
+  REQUIRE(sst2.size() == examples.size());
+  CHECK(sst2.front() == examples.front().text);
+  CHECK(sst2.back() == examples.back().text);
+
+  TempFile lines("texts.txt", "first text\r\n\n  second, trimmed  \ncaf\xC3\xA9 \xE2\x82\xAC\n\n");
+  CHECK(zd::read_texts(lines.path) == std::vector<std::string>{"first text", "second, trimmed", "caf\xC3\xA9 \xE2\x82\xAC"});
+
+  const auto sample = zd::sample_texts(sst2, 10, 3);
+  CHECK(sample.size() == 10);
+  CHECK(sample == zd::sample_texts(sst2, 10, 3));
+  CHECK(sample != zd::sample_texts(sst2, 10, 4));
+  CHECK(std::set<std::string>(sample.begin(), sample.end()).size() == 10);
+  CHECK(zd::sample_texts(sample, 100, 0).size() == 10);
+
+  for (const auto& [name, contents, line] : std::vector<std::tuple<std::string, std::string, int>>{
+           {"bad_utf8.txt", "fine\nbad \xC3\x28 byte\n", 2},
+           {"overlong.txt", "\xC0\xAF\n", 1},
+           {"nul.txt", std::string("ok\nok\nnul\0byte\n", 15), 3}}) {
+    TempFile f(name, contents);
+    const std::string msg = error_of([&] { zd::read_texts(f.path); });
+    INFO(msg);
+    CHECK_THAT(msg, Catch::Contains(f.path.string() + ":" + std::to_string(line) + ": not UTF-8"));
+  }
+  TempFile empty("empty.txt", "\n  \n");
+  CHECK_THAT(error_of([&] { zd::read_texts(empty.path); }), Catch::Contains("no texts"));
+  CHECK_THAT(error_of([&] { zd::read_texts(data_dir() / "missing.txt"); }), Catch::Contains("cannot open"));
+  TempFile bad_tsv("bad.tsv", "sentence\tlabel\ngood\t1\nbad\t7\n");
+  CHECK_THAT(error_of([&] { zd::read_texts(bad_tsv.path); }), Catch::Contains(bad_tsv.path.string() + ":3: "));
 }

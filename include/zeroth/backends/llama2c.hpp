@@ -1,5 +1,7 @@
 #pragma once
 // Umbrella header for the llama2.c reference backend (reference.hpp, for tests, is not included).
+#include "llama2c/blocks.hpp"
+#include "llama2c/causal_lm.hpp"
 #include "llama2c/checkpoint.hpp"
 #include "llama2c/config.hpp"
 #include "llama2c/generate.hpp"

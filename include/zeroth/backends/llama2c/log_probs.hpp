@@ -12,9 +12,11 @@
 
 namespace zeroth::llama2c {
 
-/// log p(targets[b][t] | inputs[b][0..t]) for every position; a negative target (padding) gives 0.
+/// log p(targets[b][t] | inputs[b][0..t]) for every position; a negative target (padding) gives 0. With `top1`, also
+/// whether each target is the most likely token (1 or 0; 0 for padding).
 inline std::vector<Eigen::VectorXf> target_log_probs(const Model& model, const std::vector<std::vector<int>>& inputs,
-                                                     const std::vector<std::vector<int>>& targets) {
+                                                     const std::vector<std::vector<int>>& targets,
+                                                     std::vector<Eigen::VectorXf>* top1 = nullptr) {
   if (inputs.size() != targets.size()) throw std::invalid_argument("zeroth: need one target sequence per input");
   for (std::size_t b = 0; b < inputs.size(); ++b)
     if (inputs[b].size() != targets[b].size())
@@ -25,6 +27,7 @@ inline std::vector<Eigen::VectorXf> target_log_probs(const Model& model, const s
   for (int t : flat_targets)  // checked here: an exception must not escape the parallel region below
     if (t >= vocab) throw std::out_of_range("zeroth: target token " + std::to_string(t) + " is outside the vocabulary");
   Eigen::VectorXf flat(static_cast<Eigen::Index>(flat_targets.size()));
+  Eigen::VectorXf hits = Eigen::VectorXf::Zero(top1 ? flat.size() : 0);
   model.forward_groups(inputs, [&](Eigen::Index first_row, const RowMatrix& hidden) {
     constexpr Eigen::Index chunk = 256;  // bounds the logits held at once to chunk x vocab_size per thread
     for (Eigen::Index r0 = 0; r0 < hidden.rows(); r0 += chunk) {
@@ -39,14 +42,17 @@ inline std::vector<Eigen::VectorXf> target_log_probs(const Model& model, const s
         const float max = logits.row(r).maxCoeff();
         const float log_sum = std::log((logits.row(r).array() - max).exp().sum());
         flat(first_row + r0 + r) = logits(r, target) - max - log_sum;
+        if (top1) hits(first_row + r0 + r) = logits(r, target) == max ? 1.0f : 0.0f;
       }
     }
   });
   std::vector<Eigen::VectorXf> out;
+  if (top1) top1->clear();
   Eigen::Index row = 0;
   for (const auto& t : targets) {
     const auto T = static_cast<Eigen::Index>(t.size());
     out.emplace_back(flat.segment(row, T));
+    if (top1) top1->emplace_back(hits.segment(row, T));
     row += T;
   }
   return out;

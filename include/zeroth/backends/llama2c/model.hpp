@@ -82,6 +82,17 @@ class Model {
         dst->insert(dst->end(), src->data(), src->data() + src->size());
     prefix_ = std::move(prefix);
   }
+  /// Installs a prefix (e.g. llama2c::load_prefix's), replacing any; throws std::invalid_argument unless its sizes
+  /// fit this model.
+  void set_prefix(Prefix p) {
+    const Config& c = config();
+    const auto n = static_cast<std::size_t>(c.n_layers) * static_cast<std::size_t>(p.tokens) * c.kv_dim();
+    if (p.tokens <= 0 || p.tokens >= c.seq_len || p.keys.size() != n || p.values.size() != n)
+      throw std::invalid_argument("zeroth: the prefix does not fit this model (tokens " + std::to_string(p.tokens) +
+                                  ", " + std::to_string(p.keys.size()) + " keys; expected " +
+                                  std::to_string(c.n_layers) + " x tokens x " + std::to_string(c.kv_dim()) + ")");
+    prefix_ = std::move(p);
+  }
   const Prefix& prefix() const noexcept { return prefix_; }
   int prefix_tokens() const noexcept { return prefix_.tokens; }
 

@@ -8,18 +8,13 @@
 #include <vector>
 
 #include "zeroth/adapters/backend.hpp"
+#include "zeroth/backends/llama2c/blocks.hpp"
 #include "zeroth/backends/llama2c/log_probs.hpp"
 #include "zeroth/backends/llama2c/model.hpp"
 #include "zeroth/backends/llama2c/tokenizer.hpp"
 #include "zeroth/tasks/prompts.hpp"
 
 namespace zeroth::llama2c {
-
-/// Loss and accuracy of a batch, with the number of examples it covered.
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-  std::size_t examples = 0;
-};
 
 /// Satisfies zeroth::Backend: parameters() are the model's tensors, loss(batch) indexes `examples`. Enable LoRA or a
 /// prefix on the model before constructing it (prompts are truncated to leave room for the prefix).
@@ -30,19 +25,8 @@ class PromptClassifier {
     for (const auto& e : examples) items_.push_back(tokenize(e));
   }
 
-  /// Every model tensor as a block (norm weights exempt from weight decay). With LoRA or a prefix on the model, the
-  /// base tensors are frozen blocks and the adapters' buffers (Model::adapter_tensors) follow as trainable ones.
-  /// After Model::to_bfloat16 the matrices are DType::bf16 blocks (updated in float32, stored rounded).
-  std::vector<Block> parameters() {
-    std::vector<Block> out;
-    const auto adapters = model_.adapter_tensors();
-    for (auto& t : model_.weights().tensors())
-      out.push_back(Block{t.name, t.storage(), t.size, t.dtype(), {.trainable = adapters.empty(), .decay = t.decay},
-                          t.shape});
-    for (auto& t : adapters)
-      out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = true, .decay = t.decay}, t.shape});
-    return out;
-  }
+  /// The model's tensors as blocks (llama2c::model_blocks): with LoRA or a prefix, only the adapters are trainable.
+  std::vector<Block> parameters() { return model_blocks(model_); }
 
   double loss(std::span<const std::size_t> batch) { return score(batch, nullptr); }
 

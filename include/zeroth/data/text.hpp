@@ -1,0 +1,69 @@
+#pragma once
+// Plain texts for causal language modelling: one text per line, or the sentence column of an SST-2 tsv.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "detail/text_file.hpp"
+#include "sampling.hpp"
+#include "tsv.hpp"
+
+namespace zeroth::data {
+
+namespace detail {
+
+/// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) without NUL bytes.
+inline bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    std::uint32_t cp = n == 1 ? c : c & (0x7Fu >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 0x2) return false;
+      cp = cp << 6 | (d & 0x3Fu);
+    }
+    const std::uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace detail
+
+/// Reads texts for a language-modelling loss: from a `.tsv` file, the sentences of SST-2's layouts (labels ignored);
+/// from any other file, each non-empty line, trimmed of surrounding spaces. Throws std::runtime_error naming file:line
+/// on a missing file, a malformed tsv row, or a line that is not UTF-8 (or holds a NUL byte).
+///   auto texts = zeroth::data::read_texts("../shared/data/sst2/train.tsv");  // 6920 sentences
+inline std::vector<std::string> read_texts(const std::filesystem::path& path) {
+  std::vector<std::string> out;
+  if (path.extension() == ".tsv") {
+    for (auto& e : read_sst2_tsv(path)) out.push_back(std::move(e.text));
+  } else {
+    const detail::TextFile file = detail::read_lines(path);
+    for (const auto& line : file.lines) {
+      if (!detail::valid_utf8(line.text)) detail::fail(path, line.number, "not UTF-8 text (or holds a NUL byte)");
+      if (const auto t = detail::trim(line.text); !t.empty()) out.emplace_back(t);
+    }
+  }
+  if (out.empty()) detail::fail(path, 0, "no texts");
+  return out;
+}
+
+/// n texts drawn without replacement by a seeded permutation (all of them, in that order, when n >= their count).
+inline std::vector<std::string> sample_texts(const std::vector<std::string>& texts, std::size_t n,
+                                             std::uint64_t seed) {
+  std::vector<std::string> out;
+  for (std::size_t i : permutation(texts.size(), seed)) {
+    if (out.size() == n) break;
+    out.push_back(texts[i]);
+  }
+  return out;
+}
+
+}  // namespace zeroth::data
