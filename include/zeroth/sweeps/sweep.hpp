@@ -138,13 +138,14 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
   // The common case (one direction, float, no scale or mask): x = fma(a, x, c z) straight from the generated z, the
   // same bits as the general path without its round trip through w.
   const bool direct = std::is_same_v<T, float> && p.seeds.size() == 1 && p.active.empty() && p.mask.empty() &&
-                      (p.direction_scale.empty() || p.direction_scale[block] == nullptr) && !p.save_snapshot;
+                      (p.direction_scale.empty() || p.direction_scale[block] == nullptr);
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
     if constexpr (std::is_same_v<T, float>) {
       // Whole groups straight from the generator, two at a time where they fit (gaussian_groups interleaves them).
       auto direct_groups = [&]<std::size_t K>() {
         alignas(64) float z[K * G];
+        if (p.save_snapshot) std::copy(x + lo, x + lo + K * G, snap + lo);
         random::direction_groups<K>(p.kind, p.seeds[0], block, g, z);
         const B c(static_cast<float>(coeff[0])), av(a);
         for (std::size_t i = 0; i < K * G; i += B::size)
