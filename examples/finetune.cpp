@@ -148,6 +148,8 @@ int main(int argc, char** argv) try {
   CLI11_PARSE(app, argc, argv);
 
   const bool lm = a.task == "lm";
+  if (!lm && a.task != "sst2" && a.task != "rte" && a.task != "cb" && a.task != "boolq" && a.task != "copa")
+    throw std::invalid_argument("--task '" + a.task + "' is not one of sst2, rte, cb, boolq, copa, lm");
   if (lm && a.objective != "ce") throw std::invalid_argument("--objective accuracy needs a classification task");
   auto [dtrain, deval] = default_files(a.task);
   if (a.train.empty()) a.train = dtrain;

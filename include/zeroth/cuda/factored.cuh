@@ -207,9 +207,13 @@ class Factored {
                        detail::FactoredElement{blocks, 1.0 - c.learning_rate * c.weight_decay}, c.stream);
   }
 
-  /// Host copies of block b's row and column moments (empty for a frozen block).
-  std::vector<float> rows(std::size_t b) const { return copy(host_.at(b).r, host_.at(b).rows); }
-  std::vector<float> cols(std::size_t b) const { return copy(host_.at(b).c, host_.at(b).cols); }
+  /// Host copies of block b's row and column moments (empty for a frozen block), once `stream`'s work is done.
+  std::vector<float> rows(std::size_t b, cudaStream_t stream = nullptr) const {
+    return copy(host_.at(b).r, host_.at(b).rows, stream);
+  }
+  std::vector<float> cols(std::size_t b, cudaStream_t stream = nullptr) const {
+    return copy(host_.at(b).c, host_.at(b).cols, stream);
+  }
   std::uint64_t updates() const noexcept { return t_; }
   std::size_t state_bytes() const noexcept { return moments_.size() * sizeof(float); }
 
@@ -247,9 +251,12 @@ class Factored {
     check(cudaGetLastError(), "launch of zeroth::gpu::detail::factored_blocks", __FILE__, __LINE__);
   }
 
-  static std::vector<float> copy(const float* p, std::uint64_t n) {
+  static std::vector<float> copy(const float* p, std::uint64_t n, cudaStream_t stream) {
     std::vector<float> h(n);
-    if (n) ZEROTH_CUDA_CHECK(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
+    if (n) {
+      ZEROTH_CUDA_CHECK(cudaMemcpyAsync(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost, stream));
+      ZEROTH_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
     return h;
   }
 

@@ -38,12 +38,16 @@ inline bool valid_utf8(std::string_view s) {
 
 /// Reads texts for a language-modelling loss: from a `.tsv` file, the sentences of SST-2's layouts (labels ignored);
 /// from any other file, each non-empty line, trimmed of surrounding spaces. Throws std::runtime_error naming file:line
-/// on a missing file, a malformed tsv row, or a line that is not UTF-8 (or holds a NUL byte).
+/// on a missing file, a malformed tsv row, or a text that is not UTF-8 (or holds a NUL byte). A text is tokenized
+/// whole before a backend cuts it to the context, so keep texts to paragraphs rather than books.
 ///   auto texts = zeroth::data::read_texts("../shared/data/sst2/train.tsv");  // 6920 sentences
 inline std::vector<std::string> read_texts(const std::filesystem::path& path) {
   std::vector<std::string> out;
   if (path.extension() == ".tsv") {
-    for (auto& e : read_sst2_tsv(path)) out.push_back(std::move(e.text));
+    for (auto& e : read_sst2_tsv(path)) {
+      if (!detail::valid_utf8(e.text)) detail::fail(path, e.line, "not UTF-8 text (or holds a NUL byte)");
+      out.push_back(std::move(e.text));
+    }
   } else {
     const detail::TextFile file = detail::read_lines(path);
     for (const auto& line : file.lines) {

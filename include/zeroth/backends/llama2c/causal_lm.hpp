@@ -44,6 +44,7 @@ class CausalLM {
   /// Loss per token and next-token accuracy (the target is the most likely token) over texts [0, n), in chunks.
   Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
     n = std::min(n, tokens_.size());
+    if (chunk == 0) throw std::invalid_argument("zeroth: evaluate needs a chunk of at least 1 example");
     double nll = 0, hits = 0, count = 0;
     std::vector<std::size_t> idx;
     for (std::size_t s = 0; s < n; s += chunk) {

@@ -13,7 +13,7 @@
 namespace zeroth::llama2c {
 
 /// log p(targets[b][t] | inputs[b][0..t]) for every position; a negative target (padding) gives 0. With `top1`, also
-/// whether each target is the most likely token (1 or 0; 0 for padding).
+/// whether each target is the most likely token, the first of tied ones (1 or 0; 0 for padding).
 inline std::vector<Eigen::VectorXf> target_log_probs(const Model& model, const std::vector<std::vector<int>>& inputs,
                                                      const std::vector<std::vector<int>>& targets,
                                                      std::vector<Eigen::VectorXf>* top1 = nullptr) {
@@ -42,7 +42,11 @@ inline std::vector<Eigen::VectorXf> target_log_probs(const Model& model, const s
         const float max = logits.row(r).maxCoeff();
         const float log_sum = std::log((logits.row(r).array() - max).exp().sum());
         flat(first_row + r0 + r) = logits(r, target) - max - log_sum;
-        if (top1) hits(first_row + r0 + r) = logits(r, target) == max ? 1.0f : 0.0f;
+        if (top1) {
+          Eigen::Index best = 0;
+          logits.row(r).maxCoeff(&best);  // the first of tied maxima
+          hits(first_row + r0 + r) = best == target ? 1.0f : 0.0f;
+        }
       }
     }
   });

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ class PromptClassifier {
   /// Loss and accuracy over examples [0, n) (all by default), in chunks of `chunk` examples.
   Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
     n = std::min(n, items_.size());
+    if (chunk == 0) throw std::invalid_argument("zeroth: evaluate needs a chunk of at least 1 example");
     Evaluation ev;
     std::vector<std::size_t> idx;
     std::vector<int> pred;
