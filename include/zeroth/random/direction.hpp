@@ -48,8 +48,8 @@ inline constexpr std::size_t kGroup = 64;
 /// Fills out[0..64 K) with standard normals for elements [64 g, 64 g + 64 K) of (seed, block).
 /// Element 64g + 16j + l comes from Philox counter 16g + l: words (0,1) give j = 0 (cos) and 1 (sin), words (2,3)
 /// give j = 2 and 3. The layout is independent of the SIMD width and of K. The K groups' Philox rounds are
-/// interleaved: one chain of rounds is latency-bound, and K = 2 generates about 2x faster than K = 1 on AVX-512
-/// (bench/sweep_bench's generation rows; K = 4 spills registers and is slower again).
+/// interleaved: one chain of rounds is latency-bound, and K = 2 generates about 1.3x faster than K = 1 on AVX-512
+/// (K = 3 and 4 gain nothing more).
 template <std::size_t K, class A = xsimd::default_arch>
 inline void gaussian_groups(std::uint64_t seed, std::uint32_t block, std::uint64_t g, float* out) noexcept {
 #if !defined(__CUDA_ARCH__)  // host code: nvcc's device pass must not instantiate the Box-Muller with xsimd batches
