@@ -11,7 +11,7 @@ wq, wv) or on an 8-token prefix, base weights frozen. The evaluation budget of a
 (2 for RGE methods, 3 for HiZOO) forward passes on batches of 16 examples; held-out: the task's dev/val file (first
 300 examples) or, for BoolQ and COPA which ship only 32 labelled FewGLUE examples, a third of them. k is per class
 and only where the training file has enough examples (CB's 250, and FewGLUE's 32, allow k = 16 only). Methods take
-their learning rates and epsilons from LR below: for zosgd, lora and prefix from earlier SST-2 runs, for hizoo, adam
+their learning rates and epsilons from LR below: for zosgd and lora from earlier SST-2 runs, for hizoo, adam
 and prefix the best of a few rates on SST-2, k = 512, seed 0 (the held-out set doubles as the tuning set there)."""
 import json, os, statistics, subprocess, sys
 

@@ -1,5 +1,6 @@
 // Sweep throughput: one fused sweep per direction kind, a whole ZO-SGD step (3 sweeps), a plain copy of the same
-// bytes (the bandwidth limit) and Gaussian generation alone (the compute limit). Parameters are split into 8 blocks like the peer's. Run via bench/sweeps.py.
+// bytes (the bandwidth limit) and Gaussian generation alone (the compute limit). Parameters are split into 8 blocks
+// like the peer's. Run via bench/sweeps.py.
 #include <benchmark/benchmark.h>
 
 #include <cstring>

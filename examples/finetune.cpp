@@ -99,10 +99,13 @@ int main(int argc, char** argv) try {
   CLI::App app{"Fine-tune a llama2.c model with zeroth-order optimization, on prompt classification or a causal-LM loss"};
   app.add_option("--model", a.model, "llama2.c checkpoint (legacy or version 1)")->capture_default_str();
   app.add_option("--tokenizer", a.tokenizer, "llama2.c tokenizer")->capture_default_str();
+  std::vector<std::string> task_names{"lm"};
+  for (data::Task t : data::all_tasks) task_names.emplace_back(data::task_name(t));
   app.add_option("--task", a.task,
                  "sst2, rte, cb, boolq or copa (prompt classification), or lm (causal-LM loss on texts: one per line, "
                  "or a tsv's sentences)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember(task_names));
   app.add_option("--objective", a.objective,
                  "ce (cross-entropy over the verbalizers) or accuracy (1 - accuracy: non-differentiable)")
       ->capture_default_str()
@@ -148,8 +151,6 @@ int main(int argc, char** argv) try {
   CLI11_PARSE(app, argc, argv);
 
   const bool lm = a.task == "lm";
-  if (!lm && a.task != "sst2" && a.task != "rte" && a.task != "cb" && a.task != "boolq" && a.task != "copa")
-    throw std::invalid_argument("--task '" + a.task + "' is not one of sst2, rte, cb, boolq, copa, lm");
   if (lm && a.objective != "ce") throw std::invalid_argument("--objective accuracy needs a classification task");
   auto [dtrain, deval] = default_files(a.task);
   if (a.train.empty()) a.train = dtrain;
@@ -262,7 +263,8 @@ int main(int argc, char** argv) try {
                   static_cast<double>(ru.ru_maxrss) / 1024.0);
       // LoRA: the adapters merged into the weights, so model.bin loads with the plain loader.
       llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.merged_weights(), llama2c::Format::legacy);
-      if (model.prefix_tokens() > 0) llama2c::save_prefix(fs::path(a.out) / "prefix.bin", model.prefix(), model.config());
+      if (model.prefix_tokens() > 0)
+        llama2c::save_prefix(fs::path(a.out) / "prefix.bin", model.prefix(), model.config());
       std::printf("wrote %s/{model.bin,%scheckpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str(),
                   model.prefix_tokens() > 0 ? "prefix.bin," : "");
       if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
