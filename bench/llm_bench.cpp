@@ -3,7 +3,8 @@
 // MODEL: a llama2.c checkpoint path, or "random15M" for a randomly initialised model of stories15M's shape
 // (dim 288, hidden 768, 6 layers, 6 heads, vocab 32000: random weights, labelled as such).
 // MODE: "forward" (two loss evaluations per step, no optimizer: plain inference), or the steps of "zosgd" (MeZO),
-// "adam" (ZO-Adam) or "hizoo".
+// "adam" (ZO-Adam) or "hizoo" (each for its time and peak RSS), or "overhead" (two forward passes and a ZO-SGD step
+// alternated in one process: their medians and the median of their ratio).
 // Loss: next-token cross-entropy on a fixed batch of random token sequences. Prints one line of key=value.
 #include <zeroth/backends/llama2c/checkpoint.hpp>
 #include <zeroth/backends/llama2c/log_probs.hpp>
@@ -56,7 +57,7 @@ struct LmBackend {  // zeroth::Backend over a fixed batch of token sequences
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: llm_bench MODEL|random15M forward|zosgd [steps] [batch] [seq] [threads]\n");
+    std::fprintf(stderr, "usage: llm_bench MODEL|random15M forward|zosgd|adam|hizoo|overhead [steps] [batch] [seq] [threads]\n");
     return 2;
   }
   const std::string which = argv[1], mode = argv[2];
@@ -98,7 +99,35 @@ int main(int argc, char** argv) {
   };
   if (mode == "forward")
     time_steps([&] { sink += backend.loss({}) + backend.loss({}); });
-  else if (mode == "zosgd")
+  else if (mode == "overhead") {
+    // Two forward passes and one ZO-SGD step, alternated, so that both see the same machine (its memory bandwidth
+    // varies by several percent from minute to minute here): the medians of each and of their paired ratio.
+    auto run = ZOSGD(o).run(store);
+    std::vector<double> fwd, step, ratio;
+    for (int i = -1; i < steps; ++i) {  // i = -1: warm-up
+      auto t0 = std::chrono::steady_clock::now();
+      sink += backend.loss({}) + backend.loss({});
+      auto t1 = std::chrono::steady_clock::now();
+      std::optional<StepInfo> s;
+      while (!s) {
+        run.ask();
+        s = run.tell(backend.loss({}));
+      }
+      auto t2 = std::chrono::steady_clock::now();
+      sink += s->loss;
+      if (i < 0) continue;
+      fwd.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      step.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+      ratio.push_back(step.back() / fwd.back());
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    std::printf("model=%s mode=overhead params=%zu batch=%d seq=%d forward_ms=%.3f step_ms=%.3f ratio=%.4f sink=%g\n",
+                which.c_str(), store.dimension(), batch, seq, median(fwd), median(step), median(ratio), sink);
+    return 0;
+  } else if (mode == "zosgd")
     time_optimizer(ZOSGD(o));
   else if (mode == "adam")
     time_optimizer(ZOAdam(o));

@@ -8,6 +8,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "zeroth/core/host_device.hpp"
 #include "zeroth/random/philox.hpp"
 
 #define ZEROTH_INTERNAL_INCLUDE
@@ -51,7 +52,8 @@ inline constexpr std::size_t kGroup = 64;
 /// interleaved: one chain of rounds is latency-bound, and K = 2 generates about 1.3x faster than K = 1 on AVX-512
 /// (K = 3 and 4 gain nothing more).
 template <std::size_t K, class A = xsimd::default_arch>
-inline void gaussian_groups(std::uint64_t seed, std::uint32_t block, std::uint64_t g, float* out) noexcept {
+ZEROTH_ALWAYS_INLINE void gaussian_groups(std::uint64_t seed, std::uint32_t block, std::uint64_t g,
+                                          float* out) noexcept {
 #if !defined(__CUDA_ARCH__)  // host code: nvcc's device pass must not instantiate the Box-Muller with xsimd batches
   using U = xsimd::batch<std::uint32_t, A>;
   using F = xsimd::batch<float, A>;

@@ -125,6 +125,22 @@ inline void store_elem(T* x, std::size_t i, compute_t<T> v, Rounding rounding, s
   }
 }
 
+/// How far ahead (in elements) the direct path prefetches x for writing: 4 KiB. Generation is compute-bound and the
+/// hardware prefetcher alone fell behind with two threads (a two-thread Gaussian sweep at 10^7 ran 3.85e9/s without,
+/// 4.3e9/s with).
+inline constexpr std::size_t kPrefetch = 1024;
+
+inline void prefetch(const void* p, bool for_write) {
+#if defined(__GNUC__)
+  if (for_write)
+    __builtin_prefetch(p, 1);
+  else
+    __builtin_prefetch(p, 0);
+#else
+  (void)p, (void)for_write;
+#endif
+}
+
 template <class T>
 inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* x, T* snap, std::size_t begin,
                         std::size_t end, SweepStats& st) {
@@ -146,6 +162,11 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
       auto direct_groups = [&]<std::size_t K>() {
         alignas(64) float z[K * G];
         if (p.save_snapshot) std::copy(x + lo, x + lo + K * G, snap + lo);
+        if (lo + kPrefetch + K * G <= end)
+          for (std::size_t i = lo + kPrefetch; i < lo + kPrefetch + K * G; i += 16) {
+            prefetch(x + i, true);
+            if (src != x) prefetch(src + i, false);
+          }
         random::direction_groups<K>(p.kind, p.seeds[0], block, g, z);
         const B c(static_cast<float>(coeff[0])), av(a);
         for (std::size_t i = 0; i < K * G; i += B::size)

@@ -64,7 +64,7 @@ struct MathOps<xsimd::batch<float, A>> {
 /// Natural log of u in (0, 1], Cephes logf polynomial (relative error about 1e-7).
 ZEROTH_HD_TEMPLATE
 template <class F>
-ZEROTH_HOST_DEVICE inline F log_unit(const F& u) {
+ZEROTH_HOST_DEVICE ZEROTH_ALWAYS_INLINE F log_unit(const F& u) {
   using M = MathOps<F>;
   using U = typename M::U;
   U bits = M::to_bits(u);
@@ -93,8 +93,8 @@ ZEROTH_HOST_DEVICE inline F log_unit(const F& u) {
 /// Two standard normals from words w0 (radius) and w1 (angle, two sign bits).
 ZEROTH_HD_TEMPLATE
 template <class F>
-ZEROTH_HOST_DEVICE inline void box_muller(const typename MathOps<F>::U& w0, const typename MathOps<F>::U& w1, F& z0,
-                                          F& z1) {
+ZEROTH_HOST_DEVICE ZEROTH_ALWAYS_INLINE void box_muller(const typename MathOps<F>::U& w0,
+                                                        const typename MathOps<F>::U& w1, F& z0, F& z1) {
   using M = MathOps<F>;
   // u in (0, 1]: 31 random bits, never zero, so the radius is finite (at most 6.66).
   F u = (M::to_float(M::as_int(w0 >> 1)) + F(0.5f)) * F(4.656612873077393e-10f);
