@@ -157,8 +157,7 @@ int main(int argc, char** argv) try {
   if (a.eval.empty()) a.eval = deval;
   const Direction direction = direction_from_string(a.direction);
 
-  llama2c::Model model(llama2c::load_checkpoint(a.model));
-  if (a.bf16) model.to_bfloat16();
+  llama2c::Model model(llama2c::load_checkpoint(a.model, a.bf16 ? DType::bf16 : DType::f32));
   const auto tokenizer = llama2c::Tokenizer::load(a.tokenizer, model.config().vocab_size);
   if (a.lora_rank > 0 && a.prefix_tokens > 0)
     throw std::invalid_argument("--lora-rank and --prefix-tokens are mutually exclusive");

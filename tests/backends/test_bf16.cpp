@@ -23,6 +23,7 @@
 
 using namespace zeroth;
 using namespace zeroth::llama2c;
+using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,6 +46,39 @@ struct StepLog {
   void on_step(const StepInfo& s) { steps->push_back(s); }
 };
 }  // namespace
+
+TEST_CASE("bf16: a checkpoint loaded straight into bfloat16 is the float32 load converted", "[bf16]") {
+  // A vocabulary of 1100 x dim 64: the embedding (70400 floats) crosses the loader's 64 Ki-float pieces.
+  const Config c{.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 1100,
+                 .seq_len = 32};
+  const auto path = fs::temp_directory_path() / ("zeroth_bf16_load_" + std::to_string(::getpid()) + ".bin");
+  for (bool shared : {true, false})
+    for (Format f : {Format::legacy, Format::v1}) {
+      Config cs = c;
+      cs.shared_classifier = shared;
+      Weights w = Weights::zeros(cs);
+      std::uint32_t b = 0;
+      for (auto& t : w.tensors()) {
+        for (std::size_t i = 0; i < t.size; ++i)
+          t.data[i] = (t.decay ? 0.3f : 1.0f) * random::direction_element(Direction::gaussian, 5, b, i);
+        ++b;
+      }
+      save_checkpoint(path, w, f);
+      Format detected{};
+      const Weights half = load_checkpoint(path, &detected, DType::bf16);
+      Weights converted = load_checkpoint(path);
+      converted.to_bfloat16();
+      INFO("shared " << shared << ", format " << (f == Format::v1 ? "v1" : "legacy"));
+      CHECK(detected == f);
+      CHECK(half.matrix_dtype == DType::bf16);
+      CHECK(half.has_consistent_sizes());
+      CHECK(half.half.token_embedding.size() == 1100 * 64);
+      CHECK(half == converted);
+    }
+  fs::remove(path);
+  CHECK_THROWS_WITH(load_checkpoint(kModels + "stories260K.bin", DType::f16), Contains("f32 or bf16, not f16"));
+  CHECK_THROWS_AS(Weights::zeros(c, DType::f64), std::invalid_argument);
+}
 
 TEST_CASE("bf16: a bfloat16 model computes the float32 model's logits on the rounded weights", "[bf16]") {
   const auto batch = test::random_sequences({1, 9, 40, 3}, 512, 11, 1);

@@ -180,10 +180,12 @@ TEST_CASE("llama2c: truncated checkpoints throw naming the file", "[llama2c]") {
       write_bytes(path, bytes.substr(0, cut));
       INFO(source.filename().string() << " cut at " << cut);
       CHECK_THROWS_WITH(load_checkpoint(path), Contains(path.string()) && Contains("truncated"));
+      CHECK_THROWS_WITH(load_checkpoint(path, zeroth::DType::bf16), Contains(path.string()) && Contains("truncated"));
     }
     const auto path = dir / "long.bin";
     write_bytes(path, bytes + "xxxx");
     CHECK_THROWS_WITH(load_checkpoint(path), Contains(path.string()) && Contains("trailing"));
+    CHECK_THROWS_WITH(load_checkpoint(path, zeroth::DType::bf16), Contains(path.string()) && Contains("trailing"));
   }
   CHECK_THROWS_WITH(load_checkpoint(dir / "missing.bin"), Contains("missing.bin"));
 }

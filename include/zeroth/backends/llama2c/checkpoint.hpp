@@ -1,10 +1,12 @@
 #pragma once
 // Loading and saving llama2.c checkpoints in the legacy (v0) and "version 1" formats.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -58,19 +60,39 @@ inline Config config_from_ints(const std::int32_t p[7]) {
   return c;
 }
 
+/// Reads exactly `bytes` bytes, or throws naming the file (it was checked long enough: it shrank, or a read failed).
+inline void read_exactly(std::ifstream& in, void* out, std::size_t bytes, const std::filesystem::path& path) {
+  if (bytes && !in.read(static_cast<char*>(out), static_cast<std::streamsize>(bytes)))
+    throw std::runtime_error("zeroth: error reading '" + path.string() + "': it ended early or could not be read");
+}
+
 inline void write_raw(std::FILE* f, const void* data, std::size_t bytes) {
   if (bytes && std::fwrite(data, 1, bytes, f) != bytes) throw std::runtime_error("zeroth: short write");
 }
 
 }  // namespace detail
 
-/// Reads a llama2.c checkpoint, detecting its format (reported through `format` when non-null).
-/// Throws std::runtime_error naming the file on a corrupt header, truncation or trailing bytes.
-inline Weights load_checkpoint(const std::filesystem::path& path, Format* format = nullptr) {
-  const auto bytes = detail::read_file(path);
-  detail::ByteReader in(bytes, path.string());
+/// Reads a llama2.c checkpoint, detecting its format (reported through `format` when non-null). The tensors go from
+/// the file straight into their buffers, never through a copy of the whole file; with `matrices` = DType::bf16 the
+/// matrices are rounded to bfloat16 (to nearest even, as Weights::to_bfloat16) 64 Ki floats at a time, so loading
+/// never holds them in float32. Throws std::runtime_error naming the file on a corrupt header, truncation or
+/// trailing bytes, and std::invalid_argument for `matrices` other than f32 or bf16.
+inline Weights load_checkpoint(const std::filesystem::path& path, Format* format = nullptr,
+                               DType matrices = DType::f32) {
+  if (matrices != DType::f32 && matrices != DType::bf16)
+    throw std::invalid_argument("zeroth: llama2.c matrices are f32 or bf16, not " + std::string(to_string(matrices)));
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("zeroth: cannot open '" + path.string() + "' for reading");
+  file.seekg(0, std::ios::end);
+  const std::streamoff end = file.tellg();
+  if (end < 0) throw std::runtime_error("zeroth: cannot find the size of '" + path.string() + "'");
+  const auto size = static_cast<std::uint64_t>(end);
+  file.seekg(0);
+  std::vector<unsigned char> head(std::min<std::uint64_t>(size, detail::v1_header_bytes));  // every header fits
+  detail::read_exactly(file, head.data(), head.size(), path);
+  detail::ByteReader in(head, path.string());
   std::uint32_t magic = 0;
-  if (bytes.size() >= 4) std::memcpy(&magic, bytes.data(), 4);
+  if (head.size() >= 4) std::memcpy(&magic, head.data(), 4);
   const Format fmt = magic == detail::v1_magic ? Format::v1 : Format::legacy;
 
   std::int32_t p[7];
@@ -102,21 +124,41 @@ inline Weights load_checkpoint(const std::filesystem::path& path, Format* format
 
   std::uint64_t floats = config.parameter_count();
   if (fmt == Format::legacy) floats += detail::legacy_rope_floats(config);
-  const std::uint64_t expected = floats * sizeof(float);
-  if (expected > in.remaining())
+  const std::uint64_t expected = floats * sizeof(float), remaining = size - in.position();
+  if (expected > remaining)
     throw std::runtime_error("zeroth: '" + path.string() + "' is truncated: expected " + std::to_string(expected) +
-                             " bytes of tensors, found " + std::to_string(in.remaining()));
-  if (expected < in.remaining())
-    throw std::runtime_error("zeroth: '" + path.string() + "' has " + std::to_string(in.remaining() - expected) +
+                             " bytes of tensors, found " + std::to_string(remaining));
+  if (expected < remaining)
+    throw std::runtime_error("zeroth: '" + path.string() + "' has " + std::to_string(remaining - expected) +
                              " unexpected trailing bytes after its tensors");
 
-  Weights w = Weights::zeros(config);
+  Weights w = Weights::zeros(config, matrices);
+  file.seekg(static_cast<std::streamoff>(in.position()));
+  const auto families = Weights::matrix_families(w);
+  std::vector<float> piece;
   detail::for_each_family(w, fmt, [&](std::vector<float>* family) {
-    if (family) in.read_floats(*family, "tensors");
-    else in.skip(detail::legacy_rope_floats(config) * sizeof(float), "tensors");
+    if (!family) {
+      file.seekg(static_cast<std::streamoff>(detail::legacy_rope_floats(config) * sizeof(float)), std::ios::cur);
+      return;
+    }
+    std::vector<bfloat16>* half = nullptr;
+    for (auto [f32, b16] : families)
+      if (f32 == family && matrices == DType::bf16) half = b16;
+    if (!half) return detail::read_exactly(file, family->data(), family->size() * sizeof(float), path);
+    piece.resize(std::min<std::size_t>(half->size(), std::size_t{1} << 16));
+    for (std::size_t i = 0; i < half->size(); i += piece.size()) {
+      const std::size_t n = std::min(piece.size(), half->size() - i);
+      detail::read_exactly(file, piece.data(), n * sizeof(float), path);
+      for (std::size_t j = 0; j < n; ++j) (*half)[i + j] = to_bfloat16(piece[j]);
+    }
   });
   if (format) *format = fmt;
   return w;
+}
+
+/// As above, the matrices stored as `matrices` says: load_checkpoint(path, DType::bf16).
+inline Weights load_checkpoint(const std::filesystem::path& path, DType matrices) {
+  return load_checkpoint(path, nullptr, matrices);
 }
 
 /// Writes `weights` to `path` in `format`, atomically (a crash leaves the old file or the new one). bfloat16 matrices

@@ -74,35 +74,42 @@ struct Weights {
                       std::pair{&w.wcls, &w.half.wcls}};
   }
 
-  /// Zero-filled weights of the right sizes for `config` (which must be valid).
-  static Weights zeros(const Config& config) {
+  /// Element counts of the matrix families for `config`, in matrix_families' order.
+  static std::array<std::size_t, 9> matrix_sizes(const Config& config) {
     const std::size_t d = config.dim, h = config.hidden_dim, l = config.n_layers, v = config.vocab_size;
     const std::size_t kv = config.kv_dim();
+    return {v * d, l * d * d, l * kv * d, l * kv * d, l * d * d, l * h * d, l * d * h, l * h * d,
+            config.shared_classifier ? 0 : v * d};
+  }
+
+  /// Zero-filled weights of the right sizes for `config` (which must be valid), the matrices stored as `matrices`
+  /// says (DType::f32 or DType::bf16).
+  static Weights zeros(const Config& config, DType matrices = DType::f32) {
+    if (matrices != DType::f32 && matrices != DType::bf16)
+      throw std::invalid_argument("zeroth: llama2.c matrices are f32 or bf16, not " + std::string(to_string(matrices)));
+    const std::size_t d = config.dim, l = config.n_layers;
     Weights w;
     w.config = config;
-    w.token_embedding.assign(v * d, 0.f);
+    w.matrix_dtype = matrices;
+    const auto sizes = matrix_sizes(config);
+    const auto f = matrix_families(w);
+    for (std::size_t i = 0; i < f.size(); ++i)
+      if (matrices == DType::f32)
+        f[i].first->assign(sizes[i], 0.f);
+      else
+        f[i].second->assign(sizes[i], bfloat16{});
     w.rms_att.assign(l * d, 0.f);
-    w.wq.assign(l * d * d, 0.f);
-    w.wk.assign(l * kv * d, 0.f);
-    w.wv.assign(l * kv * d, 0.f);
-    w.wo.assign(l * d * d, 0.f);
     w.rms_ffn.assign(l * d, 0.f);
-    w.w1.assign(l * h * d, 0.f);
-    w.w2.assign(l * d * h, 0.f);
-    w.w3.assign(l * h * d, 0.f);
     w.rms_final.assign(d, 0.f);
-    if (!config.shared_classifier) w.wcls.assign(v * d, 0.f);
     return w;
   }
 
   /// True when every family has the size `config` calls for (the matrices in the storage matrix_dtype says).
   bool has_consistent_sizes() const {
-    const std::size_t d = config.dim, h = config.hidden_dim, l = config.n_layers, v = config.vocab_size;
-    const std::size_t kv = config.kv_dim();
+    const std::size_t d = config.dim, l = config.n_layers;
     if (matrix_dtype != DType::f32 && matrix_dtype != DType::bf16) return false;
     const bool f32 = matrix_dtype == DType::f32;
-    const std::array<std::size_t, 9> sizes = {v * d, l * d * d, l * kv * d, l * kv * d, l * d * d,
-                                              l * h * d, l * d * h, l * h * d, config.shared_classifier ? 0 : v * d};
+    const auto sizes = matrix_sizes(config);
     const auto f = matrix_families(*this);
     for (std::size_t i = 0; i < f.size(); ++i)
       if (f[i].first->size() != (f32 ? sizes[i] : 0) || f[i].second->size() != (f32 ? 0 : sizes[i])) return false;
