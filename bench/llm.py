@@ -38,7 +38,8 @@ for name, model, steps in (("stories260K", m260, 30), ("random15M", "random15M",
           f"{f_rss:8.1f} {z_rss:7.1f} {z_rss / f_rss:6.3f} {a_rss:8.1f} {a_rss / f_rss:6.3f} {h_rss:7.1f} "
           f"{h_rss / f_rss:6.3f}")
 print("time: two forward passes and one step alternated in a process, medians over its steps, then the median of 3\n"
-      "processes; overhead: the median of step / (2 forward) - 1 over those pairs; memory: peak RSS of the whole process")
+      "processes; overhead: the median of step / (2 forward) - 1 over those pairs; memory: peak RSS of the whole "
+      "process")
 
 # (c) against the peer on SST-2 prompts, k=16 per class, batch 16, 20 steps, 50 held-out examples.
 steps = "20"

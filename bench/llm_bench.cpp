@@ -15,7 +15,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 using namespace zeroth;
 
@@ -57,12 +60,15 @@ struct LmBackend {  // zeroth::Backend over a fixed batch of token sequences
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: llm_bench MODEL|random15M forward|zosgd|adam|hizoo|overhead [steps] [batch] [seq] [threads]\n");
+    std::fprintf(stderr, "usage: llm_bench MODEL|random15M forward|zosgd|adam|hizoo|overhead [steps] [batch] [seq] "
+                         "[threads]\n");
     return 2;
   }
   const std::string which = argv[1], mode = argv[2];
   const int steps = argc > 3 ? std::stoi(argv[3]) : 20, batch = argc > 4 ? std::stoi(argv[4]) : 16,
             seq = argc > 5 ? std::stoi(argv[5]) : 32, threads = argc > 6 ? std::stoi(argv[6]) : 2;
+  if (steps < 1 || batch < 1 || seq < 2 || threads < 1)
+    throw std::invalid_argument("llm_bench: steps, batch and threads must be at least 1, seq at least 2");
   llama2c::Config c{.dim = 288, .hidden_dim = 768, .n_layers = 6, .n_heads = 6, .n_kv_heads = 6, .vocab_size = 32000,
                     .seq_len = 256, .shared_classifier = true};
   llama2c::Model model(which == "random15M" ? random_weights(c, 1) : llama2c::load_checkpoint(which));

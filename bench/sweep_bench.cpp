@@ -38,6 +38,27 @@ void BM_Sweep(benchmark::State& state) {
   state.SetLabel(std::string(zeroth::to_string(kind)));
 }
 
+// The same Gaussian sweep over bfloat16 blocks (updated in float32, rounded back to nearest).
+void BM_SweepBf16(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(1));
+  const int threads = static_cast<int>(state.range(2));
+  std::vector<std::vector<zeroth::bfloat16>> blocks;
+  zeroth::BufferStore store;
+  for (int b = 0; b < 8; ++b) {
+    blocks.emplace_back(n / 8, zeroth::to_bfloat16(0.01f * float(b)));
+    store.add("b" + std::to_string(b), blocks.back().data(), blocks.back().size());
+  }
+  const double c[1] = {1e-3};
+  std::uint64_t s = 0;
+  for (auto _ : state) {
+    const std::uint64_t seeds[1] = {42 + s++};
+    zeroth::sweep(store, nullptr, {.kind = zeroth::Direction::gaussian, .seeds = seeds, .coeff = c}, threads);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.SetLabel("gaussian-bf16");
+}
+
 void BM_Copy(benchmark::State& state) {  // read n floats and write n floats, like one sweep
   const auto n = static_cast<std::size_t>(state.range(1));
   const int threads = static_cast<int>(state.range(2));
@@ -101,6 +122,7 @@ void sizes(benchmark::internal::Benchmark* b, std::initializer_list<long> kinds)
 }  // namespace
 
 BENCHMARK(BM_Sweep)->Apply([](auto* b) { sizes(b, {0, 1}); });  // a sphere sweep is a Gaussian one
+BENCHMARK(BM_SweepBf16)->Apply([](auto* b) { sizes(b, {0}); });
 BENCHMARK(BM_Copy)->Apply([](auto* b) { sizes(b, {0}); });
 BENCHMARK(BM_Generate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_Step)->Apply([](auto* b) { sizes(b, {0, 1}); });

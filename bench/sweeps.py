@@ -35,7 +35,7 @@ def run_peer(n, t):
         vals.append(float(re.search(r"elem_per_s=(\S+)", out.stdout).group(1)))
     return statistics.median(vals)
 
-print(f"{'n':>11} {'thr':>3} | {'copy':>9} {'gauss':>9} {'radem':>9} {'peer':>9} | "
+print(f"{'n':>11} {'thr':>3} | {'copy':>9} {'gauss':>9} {'bf16':>9} {'radem':>9} {'peer':>9} | "
       f"{'gauss/peer':>10} {'radem/copy':>10} | {'step/peer-step':>14} {'snapshot step':>13}")
 for n in sizes:
     for t in (1, 2):
@@ -44,10 +44,12 @@ for n in sizes:
         peer_step = 4 * n / p                # seconds per peer step (4 sweeps)
         our_step = n / g("step")             # seconds per zeroth step (3 sweeps)
         snap_step = n / g("step-snapshot")
-        print(f"{n:>11} {t:>3} | {g('copy'):9.3g} {g('gaussian'):9.3g} {g('rademacher'):9.3g} "
+        print(f"{n:>11} {t:>3} | {g('copy'):9.3g} {g('gaussian'):9.3g} {g('gaussian-bf16'):9.3g} "
+              f"{g('rademacher'):9.3g} "
               f"{p:9.3g} | {g('gaussian') / p:10.1f} {g('rademacher') / g('copy'):10.2f} | "
               f"{peer_step / our_step:14.1f} {snap_step / our_step:12.2f}x")
 print(f"Gaussian generation alone, 1 core, no memory traffic: {generate:.3g} elements/s"
       " (a 1-thread Gaussian sweep cannot exceed it)")
-print("elements/s per sweep (medians of 3); step/peer-step = peer's step time / zeroth's step time;"
-      " snapshot step = time of a bit-exact-rollback step relative to a plain one")
+print("elements/s per sweep (medians of 3); bf16 = a Gaussian sweep over bfloat16 parameters (rounded to nearest);\n"
+      "step/peer-step = peer's step time / zeroth's step time; snapshot step = time of a bit-exact-rollback step\n"
+      "relative to a plain one")

@@ -188,6 +188,7 @@ TEST_CASE("llama2c: truncated checkpoints throw naming the file", "[llama2c]") {
     CHECK_THROWS_WITH(load_checkpoint(path, zeroth::DType::bf16), Contains(path.string()) && Contains("trailing"));
   }
   CHECK_THROWS_WITH(load_checkpoint(dir / "missing.bin"), Contains("missing.bin"));
+  CHECK_THROWS_WITH(load_checkpoint(dir.path), Contains(dir.path.string()) && Contains("not a regular file"));
 }
 
 TEST_CASE("llama2c: corrupt checkpoint headers throw naming the file and the problem", "[llama2c]") {

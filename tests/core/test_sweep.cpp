@@ -75,6 +75,31 @@ TEST_CASE("a one-direction float sweep is x <- a x + c z for every element, pair
   }
 }
 
+TEMPLATE_TEST_CASE("a one-direction 16-bit sweep rounds a x + c z to nearest for every element, paired groups and "
+                   "tails alike", "[sweep]", bfloat16, float16) {
+  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+    auto w = filled<TestType>(5 * 64 + 17, 3), v = filled<TestType>(BufferStore::kChunk + 3 * 64, 4);
+    const auto w0 = w, v0 = v;
+    BufferStore store;
+    store.add("w", w.data(), w.size());
+    store.add("v", v.data(), v.size());
+    const std::uint64_t seeds[1] = {21};
+    const double c[1] = {-0.125};
+    const auto st = sweep(store, nullptr, {.kind = kind, .seeds = seeds, .coeff = c, .scale = 0.75});
+    std::size_t vanished = 0;
+    auto check = [&](const std::vector<TestType>& x, const std::vector<TestType>& x0, std::uint32_t block) {
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const float e = std::fma(0.75f, to_float(x0[i]), -0.125f * random::direction_element(kind, 21, block, i));
+        REQUIRE(x[i].bits == from_float<TestType>(e).bits);
+        vanished += x[i].bits == x0[i].bits && e != to_float(x0[i]);
+      }
+    };
+    check(w, w0, 0);
+    check(v, v0, 1);
+    CHECK(st.vanished == vanished);
+  }
+}
+
 TEMPLATE_TEST_CASE("sweeps are bit-identical with 1 and 2 threads", "[sweep][threads]", float, double, bfloat16,
                    float16) {
   const std::size_t sizes[] = {3 * BufferStore::kChunk + 5, 1, 64, 1000};

@@ -47,11 +47,11 @@ struct float16 {
 
 ZEROTH_HOST_DEVICE inline float to_float(bfloat16 h) noexcept { return detail::float_of(std::uint32_t(h.bits) << 16); }
 
+// Branch-free (both results computed, one selected), so that loops of it vectorise.
 ZEROTH_HOST_DEVICE inline bfloat16 to_bfloat16(float f) noexcept {
-  std::uint32_t x = detail::bits_of(f);
-  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return {static_cast<std::uint16_t>((x >> 16) | 0x40u)};  // quiet NaN
-  x += 0x7FFFu + ((x >> 16) & 1u);
-  return {static_cast<std::uint16_t>(x >> 16)};
+  const std::uint32_t x = detail::bits_of(f);
+  const std::uint32_t nearest = (x + 0x7FFFu + ((x >> 16) & 1u)) >> 16, quiet_nan = (x >> 16) | 0x40u;
+  return {static_cast<std::uint16_t>((x & 0x7FFFFFFFu) > 0x7F800000u ? quiet_nan : nearest)};
 }
 
 ZEROTH_HOST_DEVICE inline float to_float(float16 h) noexcept {

@@ -75,14 +75,18 @@ inline void write_raw(std::FILE* f, const void* data, std::size_t bytes) {
 /// Reads a llama2.c checkpoint, detecting its format (reported through `format` when non-null). The tensors go from
 /// the file straight into their buffers, never through a copy of the whole file; with `matrices` = DType::bf16 the
 /// matrices are rounded to bfloat16 (to nearest even, as Weights::to_bfloat16) 64 Ki floats at a time, so loading
-/// never holds them in float32. Throws std::runtime_error naming the file on a corrupt header, truncation or
-/// trailing bytes, and std::invalid_argument for `matrices` other than f32 or bf16.
+/// never holds them in float32. `path` must be a regular file. Throws std::runtime_error naming the file on a corrupt
+/// header, truncation or trailing bytes, and std::invalid_argument for `matrices` other than f32 or bf16.
 inline Weights load_checkpoint(const std::filesystem::path& path, Format* format = nullptr,
                                DType matrices = DType::f32) {
   if (matrices != DType::f32 && matrices != DType::bf16)
     throw std::invalid_argument("zeroth: llama2.c matrices are f32 or bf16, not " + std::string(to_string(matrices)));
   std::ifstream file(path, std::ios::binary);
   if (!file) throw std::runtime_error("zeroth: cannot open '" + path.string() + "' for reading");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw std::runtime_error("zeroth: '" + path.string() + "' is not a regular file (a directory, pipe or device); a "
+                             "checkpoint is read with seeks");
   file.seekg(0, std::ios::end);
   const std::streamoff end = file.tellg();
   if (end < 0) throw std::runtime_error("zeroth: cannot find the size of '" + path.string() + "'");
@@ -133,12 +137,14 @@ inline Weights load_checkpoint(const std::filesystem::path& path, Format* format
                              " unexpected trailing bytes after its tensors");
 
   Weights w = Weights::zeros(config, matrices);
-  file.seekg(static_cast<std::streamoff>(in.position()));
+  if (!file.seekg(static_cast<std::streamoff>(in.position())))
+    throw std::runtime_error("zeroth: cannot seek in '" + path.string() + "'");
   const auto families = Weights::matrix_families(w);
   std::vector<float> piece;
   detail::for_each_family(w, fmt, [&](std::vector<float>* family) {
     if (!family) {
-      file.seekg(static_cast<std::streamoff>(detail::legacy_rope_floats(config) * sizeof(float)), std::ios::cur);
+      if (!file.seekg(static_cast<std::streamoff>(detail::legacy_rope_floats(config) * sizeof(float)), std::ios::cur))
+        throw std::runtime_error("zeroth: cannot seek in '" + path.string() + "'");
       return;
     }
     std::vector<bfloat16>* half = nullptr;
