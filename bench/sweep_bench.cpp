@@ -38,8 +38,10 @@ void BM_Sweep(benchmark::State& state) {
   state.SetLabel(std::string(zeroth::to_string(kind)));
 }
 
-// The same Gaussian sweep over bfloat16 blocks (updated in float32, rounded back to nearest).
+// The same Gaussian sweep over bfloat16 blocks (updated in float32, rounded back to nearest, or stochastically when
+// the first argument is 1).
 void BM_SweepBf16(benchmark::State& state) {
+  const auto rounding = state.range(0) == 1 ? zeroth::Rounding::stochastic : zeroth::Rounding::nearest;
   const auto n = static_cast<std::size_t>(state.range(1));
   const int threads = static_cast<int>(state.range(2));
   std::vector<std::vector<zeroth::bfloat16>> blocks;
@@ -52,11 +54,14 @@ void BM_SweepBf16(benchmark::State& state) {
   std::uint64_t s = 0;
   for (auto _ : state) {
     const std::uint64_t seeds[1] = {42 + s++};
-    zeroth::sweep(store, nullptr, {.kind = zeroth::Direction::gaussian, .seeds = seeds, .coeff = c}, threads);
+    zeroth::sweep(store, nullptr,
+                  {.kind = zeroth::Direction::gaussian, .seeds = seeds, .coeff = c, .rounding = rounding,
+                   .rounding_seed = s},
+                  threads);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
-  state.SetLabel("gaussian-bf16");
+  state.SetLabel(rounding == zeroth::Rounding::nearest ? "gaussian-bf16" : "gaussian-bf16-stochastic");
 }
 
 void BM_Copy(benchmark::State& state) {  // read n floats and write n floats, like one sweep
@@ -122,7 +127,7 @@ void sizes(benchmark::internal::Benchmark* b, std::initializer_list<long> kinds)
 }  // namespace
 
 BENCHMARK(BM_Sweep)->Apply([](auto* b) { sizes(b, {0, 1}); });  // a sphere sweep is a Gaussian one
-BENCHMARK(BM_SweepBf16)->Apply([](auto* b) { sizes(b, {0}); });
+BENCHMARK(BM_SweepBf16)->Apply([](auto* b) { sizes(b, {0, 1}); });  // nearest, stochastic
 BENCHMARK(BM_Copy)->Apply([](auto* b) { sizes(b, {0}); });
 BENCHMARK(BM_Generate)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_Step)->Apply([](auto* b) { sizes(b, {0, 1}); });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <zeroth/random/direction.hpp>
+#include <zeroth/random/philox_simd.hpp>
 
 using namespace zeroth;
 
@@ -18,6 +19,23 @@ TEST_CASE("philox() is Random123's Philox4x32-10 with (index, block, stream) cou
     r123::Philox4x32::key_type k = {{0x9ABCDEF0u, 0x12345678u}};
     auto r = gen(c, k);
     for (int j = 0; j < 4; ++j) CHECK(w[j] == r[j]);
+  }
+}
+
+TEST_CASE("philox16 gives philox()'s words for 16 counters at once, on every SIMD width", "[random]") {
+  for (std::uint64_t first : {0ull, 16ull, 4096ull, (1ull << 32) - 16, (1ull << 32) + 32}) {
+    for (Stream stream : {Stream::direction, Stream::rounding}) {
+      std::uint32_t w[4][16], w_sse[4][16];
+      random::philox16(0xFEDC'BA98'7654'3210ull, 9, first, stream, w);
+      random::philox16<xsimd::sse2>(0xFEDC'BA98'7654'3210ull, 9, first, stream, w_sse);
+      for (std::uint64_t j = 0; j < 16; ++j) {
+        const auto r = random::philox(0xFEDC'BA98'7654'3210ull, 9, first + j, stream);
+        for (int m = 0; m < 4; ++m) {
+          CHECK(w[m][j] == r[m]);
+          CHECK(w_sse[m][j] == r[m]);
+        }
+      }
+    }
   }
 }
 

@@ -75,9 +75,11 @@ TEST_CASE("a one-direction float sweep is x <- a x + c z for every element, pair
   }
 }
 
-TEMPLATE_TEST_CASE("a one-direction 16-bit sweep rounds a x + c z to nearest for every element, paired groups and "
-                   "tails alike", "[sweep]", bfloat16, float16) {
-  for (Direction kind : {Direction::gaussian, Direction::rademacher}) {
+TEMPLATE_TEST_CASE("a one-direction 16-bit sweep rounds a x + c z for every element, paired groups and tails alike",
+                   "[sweep]", bfloat16, float16) {
+  for (auto [kind, rounding] : {std::pair{Direction::gaussian, Rounding::nearest},
+                                std::pair{Direction::rademacher, Rounding::nearest},
+                                std::pair{Direction::gaussian, Rounding::stochastic}}) {
     auto w = filled<TestType>(5 * 64 + 17, 3), v = filled<TestType>(BufferStore::kChunk + 3 * 64, 4);
     const auto w0 = w, v0 = v;
     BufferStore store;
@@ -85,12 +87,16 @@ TEMPLATE_TEST_CASE("a one-direction 16-bit sweep rounds a x + c z to nearest for
     store.add("v", v.data(), v.size());
     const std::uint64_t seeds[1] = {21};
     const double c[1] = {-0.125};
-    const auto st = sweep(store, nullptr, {.kind = kind, .seeds = seeds, .coeff = c, .scale = 0.75});
+    const auto st = sweep(store, nullptr,
+                          {.kind = kind, .seeds = seeds, .coeff = c, .scale = 0.75, .rounding = rounding,
+                           .rounding_seed = 5});
     std::size_t vanished = 0;
     auto check = [&](const std::vector<TestType>& x, const std::vector<TestType>& x0, std::uint32_t block) {
       for (std::size_t i = 0; i < x.size(); ++i) {
         const float e = std::fma(0.75f, to_float(x0[i]), -0.125f * random::direction_element(kind, 21, block, i));
-        REQUIRE(x[i].bits == from_float<TestType>(e).bits);
+        const std::uint32_t r = random::philox(5, block, i >> 2, Stream::rounding)[i & 3];
+        REQUIRE(x[i].bits ==
+                (rounding == Rounding::nearest ? from_float<TestType>(e) : round_stochastic<TestType>(e, r)).bits);
         vanished += x[i].bits == x0[i].bits && e != to_float(x0[i]);
       }
     };

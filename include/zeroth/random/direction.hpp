@@ -10,10 +10,10 @@
 
 #include "zeroth/core/host_device.hpp"
 #include "zeroth/random/philox.hpp"
+#include "zeroth/random/philox_simd.hpp"
 
 #define ZEROTH_INTERNAL_INCLUDE
 #include "zeroth/random/detail/gaussian_math.hpp"
-#include "zeroth/random/detail/mulhilo.hpp"
 #undef ZEROTH_INTERNAL_INCLUDE
 
 namespace zeroth {
@@ -59,31 +59,8 @@ ZEROTH_ALWAYS_INLINE void gaussian_groups(std::uint64_t seed, std::uint32_t bloc
   using F = xsimd::batch<float, A>;
   constexpr std::size_t N = U::size, S = 16 / N, V = K * S;  // S vectors per group, V in all
   static_assert(16 % N == 0, "zeroth: SIMD width must divide 16 lanes of 32 bits");
-  alignas(64) std::uint32_t lane[N];
-  for (std::size_t i = 0; i < N; ++i) lane[i] = static_cast<std::uint32_t>(i);
-  const U lanes = U::load_aligned(lane);
-  U x0[V], x1[V], x2[V], x3[V];
-  for (std::size_t v = 0; v < V; ++v) {
-    const std::uint64_t c = (g + v / S) * 16 + (v % S) * N;
-    x0[v] = U(static_cast<std::uint32_t>(c)) + lanes;
-    x1[v] = U(static_cast<std::uint32_t>(c >> 32));
-    x2[v] = U(block);
-    x3[v] = U(static_cast<std::uint32_t>(Stream::direction));
-  }
-  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
-  for (int r = 0; r < kPhiloxRounds; ++r) {
-    for (std::size_t v = 0; v < V; ++v) {
-      U hi0, lo0, hi1, lo1;
-      detail::mulhilo(x0[v], kPhiloxM0, hi0, lo0, A{});
-      detail::mulhilo(x2[v], kPhiloxM1, hi1, lo1, A{});
-      x0[v] = hi1 ^ x1[v] ^ U(k0);
-      x1[v] = lo1;
-      x2[v] = hi0 ^ x3[v] ^ U(k1);
-      x3[v] = lo0;
-    }
-    k0 += kPhiloxW0;
-    k1 += kPhiloxW1;
-  }
+  U x0[V], x1[V], x2[V], x3[V];  // vector v: counters 16 g + v N + lane
+  philox_batches<V, A>(seed, block, g * 16, Stream::direction, x0, x1, x2, x3);
   for (std::size_t v = 0; v < V; ++v) {
     float* o = out + (v / S) * kGroup + (v % S) * N;
     F a, b;

@@ -95,22 +95,25 @@ ZEROTH_HOST_DEVICE inline H from_float(float f) noexcept {
 }
 
 /// Stochastic rounding of f to H: rounds away from zero with probability |f - lo| / ulp, using 24 bits of `r`.
+/// Branch-free (every candidate computed, one selected): its choices are coin flips a branch predictor cannot learn,
+/// and loops of it vectorise.
 template <class H>
 ZEROTH_HOST_DEVICE inline H round_stochastic(float f, std::uint32_t r) noexcept {
-  H n = from_float<H>(f);
-  float v = to_float(n);
-  if (!(v == v) || v == f || (detail::bits_of(v) & 0x7FFFFFFFu) >= 0x7F800000u) return n;
-  float af = f < 0 ? -f : f, av = v < 0 ? -v : v;
-  H lo = n;  // the representable value toward zero from f
-  if (av > af) lo.bits = static_cast<std::uint16_t>(lo.bits - 1);  // one step toward zero (sign-magnitude)
-  H hi = lo;
-  hi.bits = static_cast<std::uint16_t>(hi.bits + 1);
-  float alo = to_float(lo), ahi = to_float(hi);
-  alo = alo < 0 ? -alo : alo;
-  ahi = ahi < 0 ? -ahi : ahi;
+  const H n = from_float<H>(f);
+  const float v = to_float(n);
+  const bool exact_or_special = (v == f) | ((detail::bits_of(v) & 0x7FFFFFFFu) >= 0x7F800000u);  // or NaN, Inf
+  auto abs = [](float x) { return detail::float_of(detail::bits_of(x) & 0x7FFFFFFFu); };
+  const float af = abs(f), av = abs(v);
+  // lo: the representable value toward zero from f (n, or one step toward zero in sign-magnitude); hi: one away.
+  const auto lo = static_cast<std::uint16_t>(n.bits - (av > af ? 1u : 0u));
+  const auto hi = static_cast<std::uint16_t>(lo + 1u);
+  const float alo = abs(to_float(H{lo})), ahi = abs(to_float(H{hi}));
   const float p = exact::div(af - alo, ahi - alo);                        // in [0, 1)
   const float u = exact::mul(static_cast<float>(r >> 8), 1.0f / 16777216.0f);  // [0, 1)
-  return u < p ? hi : lo;
+  // A mask, not `exact_or_special ? n : ...`: g++ would sink the division into that branch and, as a division may
+  // trap, keep the branch.
+  const auto keep = static_cast<std::uint16_t>(0u - static_cast<unsigned>(exact_or_special));
+  return {static_cast<std::uint16_t>((n.bits & keep) | ((u < p ? hi : lo) & ~keep))};
 }
 
 template <class T>

@@ -13,6 +13,7 @@
 
 #include "zeroth/core/simd_fma.hpp"
 #include "zeroth/random/direction.hpp"
+#include "zeroth/random/philox_simd.hpp"
 #include "zeroth/stores/buffer_store.hpp"
 #include "zeroth/sweeps/mask.hpp"
 #include "zeroth/sweeps/snapshot.hpp"
@@ -105,38 +106,57 @@ inline void combine_directions(const SweepPlan& p, std::span<const double> coeff
   }
 }
 
+/// Rounds v into the 16-bit element x (to nearest, or stochastically with the random word r), counting a change that
+/// vanished.
+template <class T>
+inline void store_rounded(T& x, float v, Rounding rounding, std::uint32_t r, SweepStats& st) {
+  const float old = to_float(x);
+  const T out = rounding == Rounding::stochastic ? round_stochastic<T>(v, r) : from_float<T>(v);
+  if (out.bits == x.bits && v != old) ++st.vanished;
+  x = out;
+}
+
 /// Stores the float/double result `v` into x[i] (rounding 16-bit types as the plan says), counting vanished updates.
+/// Stochastic rounding of element i uses word i % 4 of Philox counter i / 4 of (rounding_seed, block).
 template <class T>
 inline void store_elem(T* x, std::size_t i, compute_t<T> v, Rounding rounding, std::uint64_t rounding_seed,
                        std::uint32_t block, SweepStats& st) {
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     x[i] = v;
   } else {
-    const float old = to_float(x[i]);
-    T out;
-    if (rounding == Rounding::stochastic) {
-      const auto r = random::philox(rounding_seed, block, i >> 2, Stream::rounding);
-      out = round_stochastic<T>(v, r[i & 3]);
-    } else {
-      out = from_float<T>(v);
-    }
-    if (out.bits == x[i].bits && v != old) ++st.vanished;
-    x[i] = out;
+    const std::uint32_t r =
+        rounding == Rounding::stochastic ? random::philox(rounding_seed, block, i >> 2, Stream::rounding)[i & 3] : 0;
+    store_rounded(x[i], v, rounding, r, st);
   }
 }
 
-/// store_elem over a whole group of a 16-bit type with round-to-nearest, x[i] <- round(fma(a, src[i], w[i])), in
-/// branch-free loops the compiler vectorises (element by element, a bfloat16 sweep ran 7x slower than a float one).
+/// store_elem over the 64 elements of a whole group of a 16-bit type, x[i] <- round(fma(a, src[i], w[i])) for the
+/// group starting at element `first` of `block`: nearest rounding in branch-free loops the compiler vectorises,
+/// stochastic rounding with the group's 16 Philox counters generated at once (element by element, a nearest
+/// bfloat16 sweep ran 7x slower than a float one, a stochastic one 60x). `first` is a multiple of 64.
 template <class T>
-inline void store_group_nearest(T* x, const T* src, float a, const float* w, SweepStats& st) {
+inline void store_group(T* x, const T* src, float a, const float* w, const SweepPlan& p, std::uint32_t block,
+                        std::size_t first, SweepStats& st) {
   constexpr std::size_t G = random::kGroup;
   alignas(64) float v[G];
   for (std::size_t i = 0; i < G; ++i) v[i] = std::fma(a, to_float(src[i]), w[i]);
   std::size_t vanished = 0;
-  for (std::size_t i = 0; i < G; ++i) {
-    const T out = from_float<T>(v[i]);
-    vanished += static_cast<std::size_t>((out.bits == x[i].bits) & (v[i] != to_float(x[i])));
-    x[i].bits = out.bits;  // the member, not the struct: a struct copy keeps GCC from vectorising
+  if (p.rounding == Rounding::stochastic) {
+    std::uint32_t words[4][16];
+    random::philox16(p.rounding_seed, block, first >> 2, Stream::rounding, words);
+    alignas(64) std::uint32_t r[G];  // element i rounds with word i % 4 of counter (first + i) / 4
+    for (std::size_t i = 0; i < G; ++i) r[i] = words[i & 3][i >> 2];
+    for (std::size_t i = 0; i < G; ++i) {
+      const T out = round_stochastic<T>(v[i], r[i]);
+      vanished += static_cast<std::size_t>((out.bits == x[i].bits) & (v[i] != to_float(x[i])));
+      x[i].bits = out.bits;
+    }
+  } else {
+    for (std::size_t i = 0; i < G; ++i) {
+      const T out = from_float<T>(v[i]);
+      vanished += static_cast<std::size_t>((out.bits == x[i].bits) & (v[i] != to_float(x[i])));
+      x[i].bits = out.bits;  // the member, not the struct: a struct copy keeps GCC from vectorising
+    }
   }
   st.vanished += vanished;
 }
@@ -168,11 +188,11 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
   const C a = static_cast<C>(decay ? p.scale : p.scale_nodecay);
   const T* src = p.from_snapshot ? snap : x;
   alignas(64) C w[G];
-  // The common case (one direction, no scale or mask; float, or a 16-bit type rounded to nearest): x = fma(a, x, c z)
-  // straight from the generated z, the same bits as the general path without its round trip through w.
+  // The common case (one direction, float or 16-bit, no scale or mask): x = fma(a, x, c z) straight from the
+  // generated z, the same bits as the general path without its round trip through w.
   constexpr bool narrow = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
-  const bool direct = (std::is_same_v<T, float> || (narrow && p.rounding == Rounding::nearest)) &&
-                      p.seeds.size() == 1 && p.active.empty() && p.mask.empty() &&
+  const bool direct = (std::is_same_v<T, float> || narrow) && p.seeds.size() == 1 && p.active.empty() &&
+                      p.mask.empty() &&
                       (p.direction_scale.empty() || p.direction_scale[block] == nullptr);
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
@@ -190,7 +210,8 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
         const B c(static_cast<float>(coeff[0])), av(a);
         if constexpr (narrow) {
           for (std::size_t i = 0; i < K * G; i += B::size) (c * B::load_aligned(z + i)).store_aligned(z + i);
-          for (std::size_t k = 0; k < K; ++k) store_group_nearest(x + lo + k * G, src + lo + k * G, a, z + k * G, st);
+          for (std::size_t k = 0; k < K; ++k)
+            store_group(x + lo + k * G, src + lo + k * G, a, z + k * G, p, block, lo + k * G, st);
         } else {
           for (std::size_t i = 0; i < K * G; i += B::size)
             detail::fused_fma(av, B::load_unaligned(src + lo + i), c * B::load_aligned(z + i))
@@ -218,8 +239,8 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
       } else {
         for (std::size_t i = lo; i < hi; ++i) x[i] = std::fma(a, src[i], w[i - g * G]);
       }
-    } else if (p.rounding == Rounding::nearest && hi - lo == G) {
-      store_group_nearest(x + lo, src + lo, a, w, st);
+    } else if (hi - lo == G) {
+      store_group(x + lo, src + lo, a, w, p, block, lo, st);
     } else {
       for (std::size_t i = lo; i < hi; ++i)
         store_elem(x, i, std::fma(a, load_elem(src[i]), w[i - g * G]), p.rounding, p.rounding_seed, block, st);
