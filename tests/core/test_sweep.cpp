@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include <zeroth/sweeps/fused.hpp>
 #include <zeroth/sweeps/sweep.hpp>
 
 #ifdef _OPENMP
@@ -103,6 +104,30 @@ TEMPLATE_TEST_CASE("a one-direction 16-bit sweep rounds a x + c z for every elem
     check(w, w0, 0);
     check(v, v0, 1);
     CHECK(st.vanished == vanished);
+  }
+}
+
+TEMPLATE_TEST_CASE("a fused 16-bit sweep rounds f(x0, u) as store_elem does, nearest and stochastic", "[sweep]",
+                   bfloat16, float16) {
+  for (Rounding rounding : {Rounding::nearest, Rounding::stochastic}) {
+    auto w = filled<TestType>(3 * 64 + 9, 6);  // whole groups and a tail
+    const auto w0 = w;
+    BufferStore store;
+    store.add("w", w.data(), w.size());
+    const std::uint64_t seeds[1] = {8};
+    const double c[1] = {1.0 / 1024};  // a power of two: u is exact, so no contraction can change a bit below
+    const auto st = fused_sweep(store, nullptr, {.seeds = seeds, .coeff = c, .rounding = rounding, .rounding_seed = 3},
+                                [](std::uint32_t, bool, std::size_t, float x0, float u) { return x0 - u; });
+    std::size_t vanished = 0;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const float e = to_float(w0[i]) - random::direction_element(Direction::gaussian, 8, 0, i) / 1024;
+      const std::uint32_t r = random::philox(3, 0, i >> 2, Stream::rounding)[i & 3];
+      REQUIRE(w[i].bits ==
+              (rounding == Rounding::nearest ? from_float<TestType>(e) : round_stochastic<TestType>(e, r)).bits);
+      vanished += w[i].bits == w0[i].bits && e != to_float(w0[i]);
+    }
+    CHECK(st.vanished == vanished);
+    if (rounding == Rounding::nearest) CHECK(vanished > 0);
   }
 }
 

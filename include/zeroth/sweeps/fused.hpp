@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "zeroth/core/exact_math.hpp"
+#include "zeroth/random/philox_simd.hpp"
 #include "zeroth/sweeps/sweep.hpp"
 
 namespace zeroth {
@@ -42,16 +43,27 @@ inline void fused_range(const FusedPlan& p, std::uint32_t block, bool decay, T* 
   const bool back = !p.back.empty();
   const float* s = p.back_scale.empty() ? nullptr : p.back_scale[block];
   alignas(64) C u[G], b[G];
+  constexpr bool narrow = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
+  std::uint32_t words[4][16];  // stochastic rounding words of a whole group, drawn 16 counters at once
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
     combine_directions<C>(sp, p.coeff, block, g, u, back ? p.back : std::span<const double>{}, back ? b : nullptr);
+    const bool group_words = Write && narrow && p.rounding == Rounding::stochastic && hi - lo == G;
+    if (group_words) random::philox16(p.rounding_seed, block, (g * G) >> 2, Stream::rounding, words);
     for (std::size_t i = lo; i < hi; ++i) {
       C x0 = load_elem(src[i]);
       if (back) x0 = exact::fma(s ? static_cast<C>(s[i]) : C(1), b[i - g * G], x0);  // as the device kernel
-      if constexpr (Write)
-        store_elem(x, i, static_cast<C>(f(block, decay, i, x0, u[i - g * G])), p.rounding, p.rounding_seed, block, st);
-      else
+      if constexpr (Write) {
+        const auto v = static_cast<C>(f(block, decay, i, x0, u[i - g * G]));
+        if constexpr (narrow)  // element i: word i % 4 of counter i / 4, as store_elem draws it
+          if (group_words) {
+            store_rounded(x[i], v, p.rounding, words[i & 3][(i - lo) >> 2], st);
+            continue;
+          }
+        store_elem(x, i, v, p.rounding, p.rounding_seed, block, st);
+      } else {
         f(block, decay, i, x0, u[i - g * G]);
+      }
     }
   }
 }
