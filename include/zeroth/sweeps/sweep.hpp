@@ -141,22 +141,21 @@ inline void store_group(T* x, const T* src, float a, const float* w, const Sweep
   alignas(64) float v[G];
   for (std::size_t i = 0; i < G; ++i) v[i] = std::fma(a, to_float(src[i]), w[i]);
   std::size_t vanished = 0;
+  auto store = [&](auto round) {  // round(i): element i rounded; inlined into loops the compiler vectorises
+    for (std::size_t i = 0; i < G; ++i) {
+      const T out = round(i);
+      vanished += static_cast<std::size_t>((out.bits == x[i].bits) & (v[i] != to_float(x[i])));
+      x[i].bits = out.bits;  // the member, not the struct: a struct copy keeps GCC from vectorising
+    }
+  };
   if (p.rounding == Rounding::stochastic) {
     std::uint32_t words[4][16];
     random::philox16(p.rounding_seed, block, first >> 2, Stream::rounding, words);
     alignas(64) std::uint32_t r[G];  // element i rounds with word i % 4 of counter (first + i) / 4
     for (std::size_t i = 0; i < G; ++i) r[i] = words[i & 3][i >> 2];
-    for (std::size_t i = 0; i < G; ++i) {
-      const T out = round_stochastic<T>(v[i], r[i]);
-      vanished += static_cast<std::size_t>((out.bits == x[i].bits) & (v[i] != to_float(x[i])));
-      x[i].bits = out.bits;
-    }
+    store([&](std::size_t i) { return round_stochastic<T>(v[i], r[i]); });
   } else {
-    for (std::size_t i = 0; i < G; ++i) {
-      const T out = from_float<T>(v[i]);
-      vanished += static_cast<std::size_t>((out.bits == x[i].bits) & (v[i] != to_float(x[i])));
-      x[i].bits = out.bits;  // the member, not the struct: a struct copy keeps GCC from vectorising
-    }
+    store([&](std::size_t i) { return from_float<T>(v[i]); });
   }
   st.vanished += vanished;
 }
