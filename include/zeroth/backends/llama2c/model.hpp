@@ -13,9 +13,11 @@
 #include <vector>
 
 #include <Eigen/Core>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+
+#include "zeroth/backends/transformer/attention.hpp"
+#include "zeroth/backends/transformer/linear.hpp"
+#include "zeroth/backends/transformer/norms.hpp"
+#include "zeroth/backends/transformer/packed_batch.hpp"
 
 #include "config.hpp"
 #include "kv_cache.hpp"
@@ -23,6 +25,15 @@
 #include "weights.hpp"
 
 namespace zeroth::llama2c {
+
+using transformer::add_linear;
+using transformer::attend;
+using transformer::for_each_group;
+using transformer::linear;
+using transformer::LoraRef;
+using transformer::MatrixRef;
+using transformer::PackedBatch;
+using transformer::rms_norm;
 
 /// A Llama model (RMSNorm, interleaved RoPE, grouped-query attention, SwiGLU) over owned, mutable weights.
 class Model {
@@ -121,9 +132,10 @@ class Model {
     return out;
   }
 
-  /// Runs the forward pass over contiguous groups of `sequences`, one group per OpenMP thread, calling
-  /// `visit(first_row, hidden)` from that thread with the group's final RMS-normed hidden states [rows x dim], whose
-  /// rows start at `first_row` of the packed order (sequence after sequence). `visit` must not throw.
+  /// Runs the forward pass over contiguous groups of `sequences` (transformer::PackedBatch::groups: fixed by the
+  /// lengths, so the bits do not depend on the thread count), in parallel, calling `visit(first_row, hidden)` from the
+  /// thread that ran the group with its final RMS-normed hidden states [rows x dim], whose rows start at `first_row`
+  /// of the packed order (sequence after sequence). `visit` must not throw.
   /// With `caches` (one per sequence), each sequence continues after its cache's `length` positions and extends it.
   template <class Visit>
   void forward_groups(const std::vector<std::vector<int>>& sequences, Visit&& visit,
@@ -145,26 +157,13 @@ class Model {
           throw std::out_of_range("zeroth: token id " + std::to_string(token) + " is outside the vocabulary");
       offset[b + 1] = offset[b] + T;
     }
-    // Split the batch into contiguous groups of about equal token counts, one per thread, each run start to end
-    // by one thread: a single parallel region per call (fork/join per layer collapses when cores are contended).
-    int groups = 1;
-#ifdef _OPENMP
-    groups = static_cast<int>(std::min<std::size_t>(B, static_cast<std::size_t>(omp_get_max_threads())));
-#endif
-    groups = std::max(groups, 1);
-    std::vector<std::size_t> first(static_cast<std::size_t>(groups) + 1, B);
-    first[0] = 0;
-    for (std::size_t b = 0, g = 1; b < B && g < first.size() - 1; ++b)
-      if (offset[b + 1] * groups >= offset[B] * static_cast<Eigen::Index>(g)) first[g++] = b + 1;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (groups > 1)
-#endif
-    for (int g = 0; g < groups; ++g) {
-      const std::size_t b0 = first[static_cast<std::size_t>(g)], b1 = first[static_cast<std::size_t>(g) + 1];
-      if (b0 >= b1 || offset[b1] == offset[b0]) continue;
-      visit(offset[b0],
+    PackedBatch packed;
+    packed.offset = std::move(offset);
+    for_each_group(packed, [&](std::size_t b0, std::size_t b1) {
+      if (packed.offset[b1] == packed.offset[b0]) return;
+      visit(packed.offset[b0],
             hidden_states_of(std::span(sequences).subspan(b0, b1 - b0), caches ? caches->data() + b0 : nullptr));
-    }
+    });
   }
 
   /// Total number of tokens in `sequences` (rows of the packed order).
@@ -266,23 +265,19 @@ class Model {
     // bf16 matrices: the layer's matrix in float32, converted just before its product (one at a time).
     std::vector<float> scratch;
     auto W = [&](const std::vector<float>& f32, const std::vector<bfloat16>& half, int l, Eigen::Index rows,
-                 Eigen::Index cols) { return layer_matrix(f32, half, l, rows, cols, scratch); };
+                 Eigen::Index cols) { return layer_matrix(f32, half, l, rows, cols); };
 
-    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3, low;  // low: LoRA's A x
+    RowMatrix xn(N, dim), q(N, dim), k(N, kv_dim), v(N, kv_dim), att(N, dim), h1, h3, low, scores;  // low: LoRA's
     const Eigen::Index pp = prefix_.tokens;
     for (int l = 0; l < c.n_layers; ++l) {
-      rmsnorm(xn, x, weights_.rms_att.data() + l * dim);
-      q.noalias() = xn * W(w.wq, w.half.wq, l, dim, dim).transpose();
-      k.noalias() = xn * W(w.wk, w.half.wk, l, kv_dim, dim).transpose();
-      v.noalias() = xn * W(w.wv, w.half.wv, l, kv_dim, dim).transpose();
-      add_lora(q, xn, Projection::wq, l, low);
-      add_lora(k, xn, Projection::wk, l, low);
-      add_lora(v, xn, Projection::wv, l, low);
+      rms_norm(xn, x, weights_.rms_att.data() + l * dim);
+      linear(q, xn, W(w.wq, w.half.wq, l, dim, dim), nullptr, lora(Projection::wq, l), scratch, low);
+      linear(k, xn, W(w.wk, w.half.wk, l, kv_dim, dim), nullptr, lora(Projection::wk, l), scratch, low);
+      linear(v, xn, W(w.wv, w.half.wv, l, kv_dim, dim), nullptr, lora(Projection::wv, l), scratch, low);
       rope(q, position);
       rope(k, position);
 
       const int group = c.n_heads / c.n_kv_heads;
-      const auto tasks = static_cast<long>(B) * c.n_heads;
       if (caches)
         for (std::size_t b = 0; b < B; ++b) {
           auto& cache = caches[b];
@@ -290,45 +285,29 @@ class Model {
           cache.keys[l].middleRows(start[b], T) = k.middleRows(offset[b], T);
           cache.values[l].middleRows(start[b], T) = v.middleRows(offset[b], T);
         }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic)
-#endif
-      for (long task = 0; task < tasks; ++task) {
-        const auto b = static_cast<std::size_t>(task / c.n_heads);
-        const auto head = static_cast<Eigen::Index>(task % c.n_heads);
+      for (std::size_t b = 0; b < B; ++b) {
         const Eigen::Index T = offset[b + 1] - offset[b];
         if (T == 0) continue;
-        const Eigen::Index kv_col = (head / group) * hs, P = start[b] + T;  // P: positions visible to the last token
+        const Eigen::Index P = start[b] + T;  // positions visible to the last token
         const RowMatrix& keys = caches ? caches[b].keys[l] : k;
         const RowMatrix& values = caches ? caches[b].values[l] : v;
         const Eigen::Index kv_row = caches ? 0 : offset[b];
-        // Columns: the pp prefix positions (if any), then the sequence's own positions 0..P-1.
-        RowMatrix scores(T, pp + P);
-        const auto query = q.block(offset[b], head * hs, T, hs);
-        if (pp) scores.leftCols(pp).noalias() = query * prefix_matrix(prefix_.keys, l).middleCols(kv_col, hs).transpose();
-        scores.rightCols(P).noalias() = query * keys.block(kv_row, kv_col, P, hs).transpose();
-        scores /= std::sqrt(static_cast<float>(hs));
-        for (Eigen::Index t = 0; t < T; ++t) {  // causal softmax over the prefix and positions 0..start+t
-          auto row = scores.row(t).head(pp + start[b] + t + 1).array();
-          row = (row - row.maxCoeff()).exp();
-          row /= row.sum();
-          scores.row(t).tail(P - start[b] - t - 1).setZero();
+        for (Eigen::Index head = 0; head < c.n_heads; ++head) {
+          const Eigen::Index kv_col = (head / group) * hs;
+          const auto front_k = prefix_matrix(prefix_.keys, l).middleCols(kv_col, hs);
+          const auto front_v = prefix_matrix(prefix_.values, l).middleCols(kv_col, hs);
+          attend(q.block(offset[b], head * hs, T, hs), keys.block(kv_row, kv_col, P, hs),
+                 values.block(kv_row, kv_col, P, hs), att.block(offset[b], head * hs, T, hs), start[b], scores,
+                 front_k.topRows(pp), front_v.topRows(pp));
         }
-        auto out = att.block(offset[b], head * hs, T, hs);
-        out.noalias() = scores.rightCols(P) * values.block(kv_row, kv_col, P, hs);
-        if (pp) out.noalias() += scores.leftCols(pp) * prefix_matrix(prefix_.values, l).middleCols(kv_col, hs);
       }
-      x.noalias() += att * W(w.wo, w.half.wo, l, dim, dim).transpose();
-      add_lora(x, att, Projection::wo, l, low);
+      add_linear(x, att, W(w.wo, w.half.wo, l, dim, dim), lora(Projection::wo, l), scratch, low);
 
-      rmsnorm(xn, x, weights_.rms_ffn.data() + l * dim);
-      h1.noalias() = xn * W(w.w1, w.half.w1, l, c.hidden_dim, dim).transpose();
-      h3.noalias() = xn * W(w.w3, w.half.w3, l, c.hidden_dim, dim).transpose();
-      add_lora(h1, xn, Projection::w1, l, low);
-      add_lora(h3, xn, Projection::w3, l, low);
+      rms_norm(xn, x, weights_.rms_ffn.data() + l * dim);
+      linear(h1, xn, W(w.w1, w.half.w1, l, c.hidden_dim, dim), nullptr, lora(Projection::w1, l), scratch, low);
+      linear(h3, xn, W(w.w3, w.half.w3, l, c.hidden_dim, dim), nullptr, lora(Projection::w3, l), scratch, low);
       h1.array() = h1.array() / (1.0f + (-h1.array()).exp()) * h3.array();  // SwiGLU
-      x.noalias() += h1 * W(w.w2, w.half.w2, l, dim, c.hidden_dim).transpose();
-      add_lora(x, h1, Projection::w2, l, low);
+      add_linear(x, h1, W(w.w2, w.half.w2, l, dim, c.hidden_dim), lora(Projection::w2, l), scratch, low);
     }
     if (caches)
       for (std::size_t b = 0; b < B; ++b) caches[b].length += static_cast<int>(sequences[b].size());
@@ -343,17 +322,12 @@ class Model {
     return {family.data() + static_cast<std::size_t>(l) * rows * cols, rows, cols};
   }
 
-  // Layer `l` of a matrix family as float32: the float32 buffer itself, or the bfloat16 one converted into `scratch`
-  // (valid until the next call with the same scratch).
-  Eigen::Map<const RowMatrix> layer_matrix(const std::vector<float>& f32, const std::vector<bfloat16>& half, int l,
-                                           Eigen::Index rows, Eigen::Index cols, std::vector<float>& scratch) const {
-    if (weights_.matrix_dtype != DType::bf16) return matrix(f32, l, rows, cols);
-    const auto n = static_cast<std::size_t>(rows * cols);
-    const bfloat16* src = half.data() + static_cast<std::size_t>(l) * n;
-    if (scratch.size() < n) scratch.resize(n);
-    float* dst = scratch.data();
-    for (std::size_t i = 0; i < n; ++i) dst[i] = to_float(src[i]);
-    return {dst, rows, cols};
+  // Layer `l` of a matrix family, in float32 or in bfloat16 as the weights hold it.
+  MatrixRef layer_matrix(const std::vector<float>& f32, const std::vector<bfloat16>& half, int l, Eigen::Index rows,
+                         Eigen::Index cols) const {
+    const auto first = static_cast<std::size_t>(l) * static_cast<std::size_t>(rows * cols);
+    if (weights_.matrix_dtype != DType::bf16) return {f32.data() + first, nullptr, rows, cols};
+    return {nullptr, half.data() + first, rows, cols};
   }
 
   // The classifier [vocab_size x dim] as float32 (converted into `scratch` when held in bfloat16).
@@ -361,32 +335,23 @@ class Model {
     const Config& c = config();
     if (weights_.matrix_dtype != DType::bf16) return {weights_.classifier(), c.vocab_size, c.dim};
     const auto& half = c.shared_classifier ? weights_.half.token_embedding : weights_.half.wcls;
-    return layer_matrix({}, half, 0, c.vocab_size, c.dim, scratch);
+    return layer_matrix({}, half, 0, c.vocab_size, c.dim).float32(scratch);
   }
 
-  // out += (alpha / rank) (in A^T) B^T for layer l's adapter of `p`, if it has one; `low` is scratch [rows x rank].
-  void add_lora(RowMatrix& out, const RowMatrix& in, Projection p, int l, RowMatrix& low) const {
+  // Layer l's LoRA adapter of `p` (empty when `p` has none).
+  LoraRef lora(Projection p, int l) const {
     const auto i = static_cast<std::size_t>(p);
-    if (lora_.a[i].empty()) return;
+    if (lora_.a[i].empty()) return {};
     const auto [rows, cols] = projection_shape(config(), p);
-    const Eigen::Index r = lora_.options.rank;
-    low.noalias() = in * matrix(lora_.a[i], l, r, static_cast<Eigen::Index>(cols)).transpose();
-    low *= lora_.scale();
-    out.noalias() += low * matrix(lora_.b[i], l, static_cast<Eigen::Index>(rows), r).transpose();
+    const std::size_t r = static_cast<std::size_t>(lora_.options.rank), L = static_cast<std::size_t>(l);
+    return {lora_.a[i].data() + L * r * cols, lora_.b[i].data() + L * rows * r, static_cast<Eigen::Index>(r),
+            lora_.scale()};
   }
 
   // Layer `l`'s prefix keys or values [tokens x kv_dim].
   Eigen::Map<const RowMatrix> prefix_matrix(const std::vector<float>& family, int l) const {
-    return matrix(family, l, prefix_.tokens, config().kv_dim());
-  }
-
-  void rmsnorm(RowMatrix& out, const RowMatrix& x, const float* weight) const {
-    const Eigen::Index dim = x.cols();
-    Eigen::Map<const Eigen::RowVectorXf> w(weight, dim);
-    for (Eigen::Index r = 0; r < x.rows(); ++r) {
-      const float scale = 1.0f / std::sqrt(x.row(r).squaredNorm() / static_cast<float>(dim) + 1e-5f);
-      out.row(r) = w.cwiseProduct(scale * x.row(r));
-    }
+    return {family.empty() ? nullptr : family.data() + static_cast<std::size_t>(l) * prefix_.tokens * config().kv_dim(),
+            prefix_.tokens, config().kv_dim()};
   }
 
   // Rotates each (even, odd) pair within every head of every row by its position's angle.
