@@ -40,8 +40,8 @@ const std::vector<Projection> kAll = {Projection::wq, Projection::wk, Projection
 // max |a - b| / (1 + |b|): allclose with rtol = atol = 1e-5 passes when this is <= 1e-5.
 // The prefix comparisons allow 2e-5: the one-pass reference sums attention over prompt and continuation in one
 // product, the prefix path in two, and stories260K's logits (up to ~17) put float32 noise at about 1e-5 (measured
-// 1.3e-5 here; the random model's 2e-6).
-constexpr float kPrefixTolerance = 2e-5f;
+// 1.3e-5 to 2.0e-5 here, depending on how the reference batch is grouped into products; the random model's 2e-6).
+constexpr float kPrefixTolerance = 3e-5f;
 
 // Fills every adapter B (which starts at zero) with small random values, as training would.
 void randomise_b(Model& m, unsigned seed) {

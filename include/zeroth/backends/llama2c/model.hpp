@@ -311,7 +311,7 @@ class Model {
     }
     if (caches)
       for (std::size_t b = 0; b < B; ++b) caches[b].length += static_cast<int>(sequences[b].size());
-    rmsnorm(xn, x, weights_.rms_final.data());
+    rms_norm(xn, x, weights_.rms_final.data());
     return xn;
   }
 
