@@ -1,9 +1,14 @@
 // Checkpoints, trajectory replay and resume: bit-exact, atomic, and corrupt files rejected by name.
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <zeroth/zeroth.hpp>
 
@@ -129,4 +134,62 @@ TEST_CASE("loggers write one row per step", "[io][callbacks]") {
   CHECK(rows == 8);
   std::getline(jl, line);
   CHECK_THAT(line, Catch::StartsWith("{\"step\":0,\"loss\":") && Catch::Contains("\"rolled_back\":false}"));
+}
+
+TEST_CASE("replay rejects a kept-candidate index that is not an exact integer in range, naming the step", "[io][cons]") {
+  for (double bad : {std::nan(""), 1e300, -1e300, 2.7, -1.0, 3.0, HUGE_VAL}) {
+    Model m;
+    ZOSGDCons opt({.max_steps = 5, .seed = 3});
+    auto run = opt.run(m.store);
+    std::vector<double> g(2, 0.5);  // g_1 and the kept candidate
+    g[1] = 1;
+    run.replay(0, g);
+    g[1] = bad;
+    INFO(bad);
+    CHECK_THROWS_AS(run.replay(1, g), std::invalid_argument);
+    CHECK_THROWS_WITH(run.replay(1, g), Catch::Contains("step 1") && Catch::Contains("kept candidate"));
+  }
+}
+
+TEST_CASE("loggers and atomic writes throw on a full disk, naming the file and the error", "[io][callbacks]") {
+  Model m;
+  const std::vector<double> g{0.5};
+  StepInfo s;
+  s.projected_gradient = g;
+  const auto dev_full = Catch::Contains("/dev/full"), no_space = Catch::Contains(std::strerror(ENOSPC));
+  CHECK_THROWS_WITH(CsvLogger("/dev/full"), dev_full && no_space);  // the header row
+  JsonlLogger jl("/dev/full");
+  CHECK_THROWS_WITH(jl.on_step(s), dev_full && no_space);
+  CsvLogger csv("/dev/full", true);
+  CHECK_THROWS_WITH(csv.on_step(s), dev_full && no_space);
+  JsonlLogger appended("/dev/full", true);
+  CHECK_THROWS_WITH(appended.on_step(s), dev_full && no_space);
+  // The trajectory log too: its records are buffered, a full disk shows at the flush.
+  CHECK_THROWS_WITH(ZOSGD({.max_steps = 3}).minimize([&] { return m.loss(); }, m.store, TrajectoryRecorder("/dev/full")),
+                    dev_full && no_space);
+  // write_atomic names the file it was writing and the error, whether fwrite or the flush fails.
+  const auto dir = temp_dir();
+  auto to_full = [](std::FILE* f) {
+    const int fd = ::open("/dev/full", O_WRONLY);
+    REQUIRE(fd >= 0);
+    ::dup2(fd, ::fileno(f));
+    ::close(fd);
+  };
+  const auto named = Catch::Contains("unwritten.bin");
+  CHECK_THROWS_WITH(io::write_atomic(dir / "unwritten.bin",
+                                     [&](std::FILE* f) {
+                                       to_full(f);
+                                       std::vector<char> big(1 << 20);
+                                       io::Writer w{f};
+                                       w.bytes(big.data(), big.size());
+                                     }),
+                    named && no_space);
+  CHECK_THROWS_WITH(io::write_atomic(dir / "unwritten.bin",
+                                     [&](std::FILE* f) {
+                                       to_full(f);
+                                       std::fputs("small", f);
+                                     }),
+                    named && no_space);
+  CHECK_FALSE(fs::exists(dir / "unwritten.bin"));
+  CHECK_FALSE(fs::exists(dir / ("unwritten.bin.tmp." + std::to_string(::getpid()))));
 }

@@ -1,6 +1,9 @@
 #pragma once
 // CsvLogger and JsonlLogger: one row per step (step, loss, lr, eps, g_0, evaluations, seconds), flushed each step.
+// A failed write (a full disk) throws naming the file and the error, rather than leaving a log cut short.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -13,30 +16,55 @@ namespace zeroth {
 namespace detail {
 class LineFile {
  public:
-  LineFile(const std::filesystem::path& path, bool append) : f_(std::fopen(path.c_str(), append ? "ab" : "wb")) {
-    if (!f_) throw std::runtime_error("zeroth: cannot open '" + path.string() + "' for writing");
+  LineFile(const std::filesystem::path& path, bool append)
+      : path_(path.string()), f_(std::fopen(path.c_str(), append ? "ab" : "wb")) {
+    if (!f_) throw std::runtime_error("zeroth: cannot open '" + path_ + "' for writing: " + std::strerror(errno));
   }
   LineFile(const LineFile&) = delete;
   LineFile& operator=(const LineFile&) = delete;
   ~LineFile() { std::fclose(f_); }
-  std::FILE* get() const { return f_; }
+
+  /// Writes one whole row and flushes it; throws naming the file and the error when either fails.
+  void write(const std::string& row) {
+    if (std::fwrite(row.data(), 1, row.size(), f_) != row.size() || std::fflush(f_) != 0)
+      throw std::runtime_error("zeroth: writing '" + path_ +
+                               "' failed: " + (errno ? std::strerror(errno) : "I/O error"));
+  }
 
  private:
+  std::string path_;
   std::FILE* f_;
 };
+
+/// printf into a std::string.
+template <class... A>
+void append_format(std::string& out, const char* format, A... args) {
+  char buf[128];
+  const int n = std::snprintf(buf, sizeof buf, format, args...);
+  if (n < static_cast<int>(sizeof buf)) {
+    out.append(buf, static_cast<std::size_t>(n));
+    return;
+  }
+  const std::size_t at = out.size();
+  out.resize(at + static_cast<std::size_t>(n) + 1);
+  std::snprintf(out.data() + at, static_cast<std::size_t>(n) + 1, format, args...);
+  out.resize(at + static_cast<std::size_t>(n));
+}
 }  // namespace detail
 
 /// Writes `step,loss,learning_rate,epsilon,g0,evaluations,seconds,rolled_back` rows.
 class CsvLogger {
  public:
   explicit CsvLogger(const std::filesystem::path& path, bool append = false) : file_(path, append) {
-    if (!append) std::fprintf(file_.get(), "step,loss,learning_rate,epsilon,g0,evaluations,seconds,rolled_back\n");
+    if (!append) file_.write("step,loss,learning_rate,epsilon,g0,evaluations,seconds,rolled_back\n");
   }
   void on_step(const StepInfo& s) {
-    std::fprintf(file_.get(), "%llu,%.9g,%.9g,%.9g,%.9g,%llu,%.6f,%d\n", static_cast<unsigned long long>(s.step),
-                 s.loss, s.learning_rate, s.epsilon, s.projected_gradient.empty() ? 0.0 : s.projected_gradient[0],
-                 static_cast<unsigned long long>(s.evaluations), s.seconds, s.rolled_back ? 1 : 0);
-    std::fflush(file_.get());
+    std::string row;
+    detail::append_format(row, "%llu,%.9g,%.9g,%.9g,%.9g,%llu,%.6f,%d\n", static_cast<unsigned long long>(s.step),
+                          s.loss, s.learning_rate, s.epsilon,
+                          s.projected_gradient.empty() ? 0.0 : s.projected_gradient[0],
+                          static_cast<unsigned long long>(s.evaluations), s.seconds, s.rolled_back ? 1 : 0);
+    file_.write(row);
   }
 
  private:
@@ -48,15 +76,15 @@ class JsonlLogger {
  public:
   explicit JsonlLogger(const std::filesystem::path& path, bool append = false) : file_(path, append) {}
   void on_step(const StepInfo& s) {
-    std::FILE* f = file_.get();
-    std::fprintf(f, "{\"step\":%llu,\"loss\":%s,\"lr\":%.9g,\"eps\":%.9g,\"g\":[",
-                 static_cast<unsigned long long>(s.step), number(s.loss).c_str(), s.learning_rate, s.epsilon);
+    std::string row;
+    detail::append_format(row, "{\"step\":%llu,\"loss\":%s,\"lr\":%.9g,\"eps\":%.9g,\"g\":[",
+                          static_cast<unsigned long long>(s.step), number(s.loss).c_str(), s.learning_rate, s.epsilon);
     for (std::size_t k = 0; k < s.projected_gradient.size(); ++k)
-      std::fprintf(f, "%s%s", k ? "," : "", number(s.projected_gradient[k]).c_str());
-    std::fprintf(f, "],\"evaluations\":%llu,\"seconds\":%.6f,\"vanished\":%zu,\"rolled_back\":%s}\n",
-                 static_cast<unsigned long long>(s.evaluations), s.seconds, s.vanished,
-                 s.rolled_back ? "true" : "false");
-    std::fflush(f);
+      row += (k ? "," : "") + number(s.projected_gradient[k]);
+    detail::append_format(row, "],\"evaluations\":%llu,\"seconds\":%.6f,\"vanished\":%zu,\"rolled_back\":%s}\n",
+                          static_cast<unsigned long long>(s.evaluations), s.seconds, s.vanished,
+                          s.rolled_back ? "true" : "false");
+    file_.write(row);
   }
 
  private:

@@ -1,7 +1,9 @@
 #pragma once
 // Little helpers for the binary checkpoint and trajectory formats: checked reads that name the file.
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -15,12 +17,16 @@ inline std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 0x
   return h;
 }
 
-/// Writes raw bytes, hashing them; throws on a short write.
+/// Writes raw bytes, hashing them; throws on a short write, naming `path` (when given) and the error.
 struct Writer {
   std::FILE* f;
   std::uint64_t hash = 0xCBF29CE484222325ull;
+  std::string path = {};
   void bytes(const void* p, std::size_t n) {
-    if (n && std::fwrite(p, 1, n, f) != n) throw std::runtime_error("zeroth: short write");
+    if (n && std::fwrite(p, 1, n, f) != n)
+      throw std::runtime_error(
+          (path.empty() ? std::string("zeroth: short write: ") : "zeroth: writing '" + path + "' failed: ") +
+          std::strerror(errno));
     hash = fnv1a(p, n, hash);
   }
   template <class T>

@@ -1,6 +1,7 @@
 #pragma once
 // The trajectory log: (step, seed, lr, eps, projected gradients) per step, 40 + 8q bytes; replaying it from the
 // initial parameters repeats the run's sweeps without evaluating and reproduces its parameters bit for bit.
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -134,7 +135,7 @@ class TrajectoryRecorder {
   void on_step(const StepInfo& s, RunT& run) {
     if (!f_) open(s.step, trajectory_header<std::remove_cvref_t<decltype(run.estimator())>,
                                             typename RunT::preconditioner_type>(run.options(), run.estimator()));
-    io::Writer w{f_};
+    io::Writer w{.f = f_, .path = path_.string()};
     w.put(s.step);
     w.put(s.seed);
     w.put(s.learning_rate);
@@ -142,7 +143,8 @@ class TrajectoryRecorder {
     w.put(static_cast<std::int32_t>(s.rolled_back ? run.failed_evaluation() : -1));
     w.put(static_cast<std::uint32_t>(s.projected_gradient.size()));
     w.bytes(s.projected_gradient.data(), 8 * s.projected_gradient.size());
-    std::fflush(f_);
+    if (std::fflush(f_) != 0)  // a full disk shows here: the records are buffered
+      throw std::runtime_error("zeroth: writing '" + path_.string() + "' failed: " + std::strerror(errno));
   }
 
   std::string name() const { return "TrajectoryRecorder"; }
@@ -162,11 +164,12 @@ class TrajectoryRecorder {
     } else {
       f_ = std::fopen(path_.c_str(), "wb");
       if (f_) {
-        io::Writer w{f_};
+        io::Writer w{.f = f_, .path = path_.string()};
         detail::write_header(w, h);
       }
     }
-    if (!f_) throw std::runtime_error("zeroth: cannot open '" + path_.string() + "' for writing");
+    if (!f_)
+      throw std::runtime_error("zeroth: cannot open '" + path_.string() + "' for writing: " + std::strerror(errno));
   }
 
   std::filesystem::path path_;

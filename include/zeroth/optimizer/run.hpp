@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "zeroth/core/concepts.hpp"
@@ -186,6 +188,15 @@ class Run {
                                                          " but the run is at step " + std::to_string(state_.step));
     if (g.size() != g_.size()) throw std::invalid_argument("zeroth: replay record has the wrong number of directions");
     const bool rolled_back = failed_evaluation >= 0;
+    if constexpr (has_candidates) {  // a corrupt record must not reach the cast to int (NaN, 1e300: undefined)
+      const double kept = g.back();
+      if (!rolled_back && !(kept >= 0 && kept < rule_.candidates() && kept == std::floor(kept))) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", kept);
+        throw std::invalid_argument("zeroth: replay of step " + std::to_string(step) + ": the recorded kept candidate " +
+                                    buf + " is not an integer in [0, " + std::to_string(rule_.candidates()) + ")");
+      }
+    }
     begin_step();
     const int last = rolled_back ? std::min(failed_evaluation, est_.evaluations() - 1) : est_.evaluations() - 1;
     for (int j = 0; j <= last; ++j) move_to(j);
