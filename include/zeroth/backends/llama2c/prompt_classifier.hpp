@@ -14,6 +14,7 @@
 #include "zeroth/backends/llama2c/model.hpp"
 #include "zeroth/backends/llama2c/tokenizer.hpp"
 #include "zeroth/tasks/prompts.hpp"
+#include "zeroth/tasks/spec.hpp"
 
 namespace zeroth::llama2c {
 
@@ -22,8 +23,20 @@ namespace zeroth::llama2c {
 class PromptClassifier {
  public:
   PromptClassifier(Model& model, const Tokenizer& tokenizer, data::Task task, std::vector<data::Example> examples)
-      : model_(model), tokenizer_(tokenizer), task_(task) {
-    for (const auto& e : examples) items_.push_back(tokenize(e));
+      : model_(model), tokenizer_(tokenizer) {
+    for (const auto& e : examples) items_.push_back(tokenize(tasks::make_prompt(task, e), e.label));
+  }
+
+  /// From items a tasks::TaskSpec rendered: `text` is the context, `candidates` one continuation per class.
+  ///   PromptClassifier dev(model, tok, tasks::load(tasks::preset("rte", tasks::ModelKind::causal_lm), path));
+  PromptClassifier(Model& model, const Tokenizer& tokenizer, std::vector<tasks::Item> items)
+      : model_(model), tokenizer_(tokenizer) {
+    for (const auto& it : items) {
+      if (it.candidates.size() < 2 || !it.text_b.empty())
+        throw std::invalid_argument("zeroth: PromptClassifier: the item from line " + std::to_string(it.line) +
+                                    " needs one candidate per class (a spec with verbalizers) and no text_b");
+      items_.push_back(tokenize({it.text, it.candidates}, it.label));
+    }
   }
 
   /// The model's tensors as blocks (llama2c::model_blocks): with LoRA or a prefix, only the adapters are trainable.
@@ -70,10 +83,9 @@ class PromptClassifier {
     int label;
   };
 
-  Item tokenize(const data::Example& e) const {
-    const tasks::Prompt p = tasks::make_prompt(task_, e);
+  Item tokenize(const tasks::Prompt& p, int label) const {
     Item it;
-    it.label = e.label;
+    it.label = label;
     std::size_t longest = 0;
     for (const auto& c : p.candidates) {
       it.candidates.push_back(tokenizer_.encode_continuation(c));
@@ -123,7 +135,6 @@ class PromptClassifier {
 
   Model& model_;
   const Tokenizer& tokenizer_;
-  data::Task task_;
   std::vector<Item> items_;
   std::vector<std::vector<int>> inputs_, targets_;
 };
