@@ -1,16 +1,22 @@
-// zeroth-finetune: fine-tune a llama2.c checkpoint with forward passes only, on a prompt-classification task or on
-// the causal language-modelling loss of texts.
-//   zeroth-finetune --task sst2 --k 512 --steps 1000 --lr 1e-4 --out runs/sst2
-//   zeroth-finetune --task lm --k 512 --steps 1000 --lr 1e-4 --out runs/lm   (SST-2's sentences as text by default)
-// Prints held-out metrics before, during and after; writes metrics (JSONL), the trajectory log, a resumable
-// checkpoint and the fine-tuned model (llama2.c format) to --out. --resume continues a killed run bit-identically.
+// zeroth-finetune: fine-tune a model with forward passes only, on a classification task (a preset or a task spec
+// of your own) or on the causal language-modelling loss of texts.
+//   zeroth-finetune --task sst2 --k 512 --steps 1000 --out runs/sst2                   (all-MiniLM-L6-v2, a BERT folder)
+//   zeroth-finetune --model ../shared/models/stories260K/stories260K.bin --task sst2 --out runs/llama   (llama2.c)
+//   zeroth-finetune --train my.tsv --labels 0,1,2 --verbalizers bad,okay,good --template "{text}" --out runs/mine
+// Prints held-out metrics before, during and after; writes the files `--help` lists to --out. --resume continues a
+// killed run bit-identically. The work is library code: tasks/ (specs, presets, sampling, reports), io/run_folder,
+// io/plot, backends/bert and backends/llama2c; this file wires them to flags.
+#include <zeroth/backends/bert.hpp>
 #include <zeroth/backends/llama2c/causal_lm.hpp>
 #include <zeroth/backends/llama2c/checkpoint.hpp>
 #include <zeroth/backends/llama2c/prefix_file.hpp>
 #include <zeroth/backends/llama2c/prompt_classifier.hpp>
-#include <zeroth/data/load.hpp>
-#include <zeroth/data/sampling.hpp>
 #include <zeroth/data/text.hpp>
+#include <zeroth/io/plot.hpp>
+#include <zeroth/io/run_folder.hpp>
+#include <zeroth/tasks/presets.hpp>
+#include <zeroth/tasks/report.hpp>
+#include <zeroth/tasks/sampling.hpp>
 #include <zeroth/zeroth.hpp>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +24,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,147 +35,289 @@ using namespace zeroth;
 
 namespace {
 
-struct Args {
-  std::string model = "../shared/models/stories260K/stories260K.bin";
-  std::string tokenizer = "../shared/models/stories260K/tok512.bin";
-  std::string task = "sst2", train, eval, out = "runs/finetune", method = "zosgd", objective = "ce";
-  std::size_t k = 512, batch = 16, eval_examples = 300, directions = 1;
-  std::uint64_t steps = 1000, eval_every = 250, seed = 0;
-  double lr = 1e-4, eps = 1e-3, weight_decay = 0.0;
-  std::string direction = "gaussian", train_only;
-  int threads = 0;
-  bool resume = false;
-  int lora_rank = 0, prefix_tokens = 0;  // parameter-efficient modes (0 = off: full-parameter ZO)
-  double lora_alpha = 16;
-  bool bf16 = false;                 // matrices held in bfloat16 (updated through zeroth's low-precision path)
-  std::string rounding = "nearest";  // how updates of bfloat16 weights are stored: nearest or stochastic
-  std::string prefix_file;  // a prefix.bin to start from instead of --prefix-init
-  std::string lora_targets = "wq,wv", prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+const char* kVersion = "zeroth-finetune 0.2.0";
 
-  std::string describe() const {  // what must match for --resume
-    std::ostringstream s;
-    s << "model=" << model << "\ntask=" << task << (objective == "ce" ? "" : "\nobjective=" + objective) << "\ntrain=" << train << "\neval=" << eval << "\nk=" << k
-      << "\nbatch=" << batch << "\nsteps=" << steps << "\nseed=" << seed << "\nlr=" << lr << "\neps=" << eps
-      << "\nweight_decay=" << weight_decay << "\ndirections=" << directions << "\ndirection=" << direction
-      << "\ntrain_only=" << train_only
-      << "\nmethod=" << method << "\n";
-    if (lora_rank > 0) s << "lora_rank=" << lora_rank << "\nlora_alpha=" << lora_alpha << "\nlora_targets=" << lora_targets << "\n";
-    if (prefix_tokens > 0) s << "prefix_tokens=" << prefix_tokens << "\nprefix_init=" << prefix_init << "\n";
-    if (!prefix_file.empty()) s << "prefix_file=" << prefix_file << "\n";
-    if (bf16) s << "bf16=1\n";
-    if (rounding != "nearest") s << "rounding=" << rounding << "\n";
-    return s.str();
-  }
+struct Args {
+  std::string model = "../shared/models/all-MiniLM-L6-v2", tokenizer = "../shared/models/stories260K/tok512.bin";
+  std::string task = "sst2", task_file, train, eval, out = "runs/finetune", method = "zosgd", objective = "ce";
+  std::string format, labels, verbalizers, template_, template_b, label_field = "label";  // a spec from flags
+  std::size_t k = 512, batch = 16, eval_examples = 0, directions = 1, max_length = 128;
+  std::uint64_t steps = 1000, eval_every = 250, checkpoint_every = 0, seed = 0;
+  double lr = 1e-4, eps = 1e-3, weight_decay = 0.0, temperature = 0.05;
+  std::string direction = "gaussian", train_only, tune = "all";
+  int threads = 0;
+  bool resume = false, overwrite = false, bf16 = false;
+  int lora_rank = 0, prefix_tokens = 0;
+  double lora_alpha = 16;
+  std::string rounding = "nearest", prefix_file, lora_targets;
+  std::string prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 };
 
-std::pair<std::string, std::string> default_files(const std::string& name) {
-  const std::string d = "../shared/data/";
-  if (name == "lm") return {d + "sst2/train.tsv", d + "sst2/dev.tsv"};
-  switch (data::task_from_string(name)) {
-    case data::Task::sst2: return {d + "sst2/train.tsv", d + "sst2/dev.tsv"};
-    case data::Task::rte: return {d + "superglue/RTE/train.jsonl", d + "superglue/RTE/val.jsonl"};
-    case data::Task::cb: return {d + "superglue/CB/train.jsonl", d + "superglue/CB/val.jsonl"};
-    case data::Task::boolq: return {d + "fewglue/BoolQ/train.jsonl", ""};
-    case data::Task::copa: return {d + "fewglue/COPA/train.jsonl", ""};
-  }
-  return {};
+std::vector<std::string> split_list(const std::string& s, char sep = ',') {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string part; std::getline(ss, part, sep);)
+    if (!part.empty()) out.push_back(part);
+  return out;
 }
 
-// Prints and logs held-out loss and accuracy every `every` steps.
+// Every option that changes the result (a resume must match them all); threads and --out do not.
+io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
+  io::Settings s;
+  s.set("model", a.model).set("task", a.task).set("train", a.train).set("eval", a.eval).set("k", a.k);
+  if (spec) s.set("spec", tasks::spec_to_json(*spec).dump());
+  if (!a.tokenizer.empty() && !bert::is_model_folder(a.model)) s.set("tokenizer", a.tokenizer);
+  s.set("objective", a.objective).set("method", a.method).set("steps", a.steps).set("batch", a.batch);
+  s.set("lr", a.lr).set("eps", a.eps).set("weight_decay", a.weight_decay).set("directions", a.directions);
+  s.set("direction", a.direction).set("seed", a.seed).set("tune", a.tune).set("train_only", a.train_only);
+  s.set("eval_examples", a.eval_examples).set("temperature", a.temperature).set("max_length", a.max_length);
+  s.set("lora_rank", a.lora_rank).set("lora_alpha", a.lora_alpha).set("lora_targets", a.lora_targets);
+  s.set("prefix_tokens", a.prefix_tokens).set("prefix_init", a.prefix_init).set("prefix_file", a.prefix_file);
+  s.set("bf16", a.bf16).set("rounding", a.rounding);
+  return s;
+}
+
+// The task: --task-file, a spec from flags (--train with --template/--labels/...), or a preset.
+tasks::TaskSpec task_spec(const Args& a, tasks::ModelKind kind) {
+  if (!a.task_file.empty()) return tasks::load_spec_file(a.task_file);
+  if (a.format.empty() && a.template_.empty() && a.verbalizers.empty() && a.labels.empty())
+    return tasks::preset(a.task, kind);
+  tasks::TaskSpec s;
+  s.name = "custom";
+  s.format = tasks::format_from_string(a.format.empty() ? "tsv" : a.format);
+  s.label_field = a.label_field;
+  s.labels = split_list(a.labels);
+  s.verbalizers = split_list(a.verbalizers);
+  s.template_ = a.template_.empty() ? "{text}" : a.template_;
+  s.template_b = a.template_b;
+  if (s.verbalizers.empty()) s.verbalizers = s.labels;  // the label values themselves as label texts
+  std::string error;
+  if (!s.is_valid(&error)) throw std::invalid_argument("the task given by flags: " + error);
+  return s;
+}
+
+// Held-out metrics at every --eval-every steps: printed, appended to eval.jsonl ("step" = steps done), plotted.
 template <class Backend>
-struct EvalCallback {
+struct Evaluator {
   Backend& heldout;
-  std::size_t n;
+  io::RunFolder& run;
   std::uint64_t every;
-  std::ofstream log;
-  const char* accuracy = "accuracy";  // what the backend's accuracy measures
+  const char* metric;
+  std::vector<double> steps, loss, accuracy;
+  double zero_shot_accuracy = 0;
+
+  void record(std::uint64_t step, double l, double acc, const std::string& detail) {
+    steps.push_back(static_cast<double>(step));
+    loss.push_back(l);
+    accuracy.push_back(acc);
+    io::append_jsonl(run.file("eval.jsonl"), nlohmann::json{{"step", step}, {"eval_loss", l}, {"eval_accuracy", acc}});
+    io::plot_training_curves(run.file("plot.png"), steps, loss, accuracy, run.settings().find("task")->c_str(),
+                             zero_shot_accuracy);
+    std::printf("step %llu: held-out loss %.4f, %s\n", static_cast<unsigned long long>(step), l, detail.c_str());
+    std::fflush(stdout);
+  }
+  auto evaluate_and_record(std::uint64_t step) {
+    auto ev = heldout.evaluate();
+    record(step, ev.loss, ev.accuracy, describe(ev));
+    return ev;
+  }
+  std::string describe(const auto& ev) const {
+    if constexpr (requires { ev.predictions; }) {
+      std::vector<int> labels;
+      for (std::size_t i = 0; i < ev.examples; ++i) labels.push_back(heldout.label(i));
+      return tasks::accuracy_report(labels, ev.predictions, static_cast<int>(heldout.classes())).brief();
+    } else {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%s %.1f%% (%zu examples)", metric, 100 * ev.accuracy, ev.examples);
+      return std::string(buf);
+    }
+  }
   void on_step(const StepInfo& s) {
-    if (every == 0 || (s.step + 1) % every != 0) return;
-    const auto ev = heldout.evaluate(n);
-    std::fprintf(stderr, "\n  step %llu: held-out loss %.4f %s %.1f%% (%zu examples)\n",
-                 static_cast<unsigned long long>(s.step + 1), ev.loss, accuracy, 100 * ev.accuracy, ev.examples);
-    log << "{\"step\":" << s.step + 1 << ",\"eval_loss\":" << ev.loss << ",\"eval_accuracy\":" << ev.accuracy << "}\n"
-        << std::flush;
+    if (every && (s.step + 1) % every == 0) {
+      std::fprintf(stderr, "\n");
+      evaluate_and_record(s.step + 1);
+    }
+  }
+  // Reloads the evaluations of a resumed run from eval.jsonl (cut back to its checkpoint by RunFolder::resume).
+  void reload() {
+    std::ifstream in(run.file("eval.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      steps.push_back(j["step"].get<double>());
+      loss.push_back(j["eval_loss"].get<double>());
+      accuracy.push_back(j["eval_accuracy"].get<double>());
+    }
   }
 };
 
-}  // namespace
+template <class Opt, class Trainer, class Heldout, class Save>
+int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, BufferStore& store, const io::Settings& st,
+             const char* metric, Save&& save_model) {
+  const std::vector<io::RunFile> extra = {{"model", "the fine-tuned model folder (Hugging Face layout)"}};
+  io::RunFolder run = a.resume ? io::RunFolder::resume(a.out, st, extra) : io::RunFolder::create(a.out, st, a.overwrite, extra);
+  opt.state() = run.load_checkpoint(store, opt.preconditioner());
+  const std::uint64_t start = opt.state().step;
+  Evaluator<Heldout> ev{heldout, run, a.eval_every, metric, {}, {}, {}, 0};
+  if (start > 0) {
+    ev.reload();
+    std::printf("resuming at step %llu (checkpoint of run %s)\n", static_cast<unsigned long long>(start),
+                run.run_id().c_str());
+  }
+  double before_loss = 0, before_acc = 0;
+  if (ev.steps.empty() || ev.steps.front() != 0) {
+    const auto b = ev.evaluate_and_record(0);
+    before_loss = b.loss;
+    before_acc = b.accuracy;
+  } else {
+    before_loss = ev.loss.front();
+    before_acc = ev.accuracy.front();
+  }
+  ev.zero_shot_accuracy = before_acc;
+  if (start > 0 && !run.has_evaluation(start) && a.eval_every && start % a.eval_every == 0)
+    ev.evaluate_and_record(start);  // lost between the checkpoint and its evaluation
+  Minibatch objective(
+      [&](std::span<const std::size_t> batch) {
+        if constexpr (BackendWithPredictions<Trainer>)
+          if (a.objective == "accuracy") {  // the error rate: piecewise constant in the weights
+            const auto pred = trainer.predict(batch);
+            double wrong = 0;
+            for (std::size_t j = 0; j < batch.size(); ++j) wrong += pred[j] != trainer.label(batch[j]);
+            return wrong / static_cast<double>(batch.size());
+          }
+        return trainer.loss(batch);
+      },
+      trainer.size(), std::min(a.batch, trainer.size()), a.seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
+  Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),
+                          TrajectoryRecorder(run.file("trajectory.bin")), ev, run.checkpointer(every));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (r.status != Status::non_finite_loss) run.save_checkpoint(store, opt.state(), opt.preconditioner());
+  const std::uint64_t done = opt.state().step;
+  if (ev.steps.back() != static_cast<double>(done)) ev.evaluate_and_record(done);
+  save_model(run);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const double ms = r.steps ? 1000 * seconds / static_cast<double>(r.steps) : 0.0;
+  std::printf("after %llu steps: held-out loss %.4f -> %.4f, %s %.1f%% -> %.1f%%; %.1f ms/step, peak RSS %.1f MiB\n",
+              static_cast<unsigned long long>(done), before_loss, ev.loss.back(), metric, 100 * before_acc,
+              100 * ev.accuracy.back(), ms, static_cast<double>(ru.ru_maxrss) / 1024.0);
+  nlohmann::ordered_json summary{{"status", r.ok() ? "ok" : "failed"}, {"message", r.message},
+                                 {"steps", done}, {"seconds", seconds}, {"ms_per_step", ms},
+                                 {"before", {{"loss", before_loss}, {"accuracy", before_acc}}},
+                                 {"after", {{"loss", ev.loss.back()}, {"accuracy", ev.accuracy.back()}}},
+                                 {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
+                                 {"settings", st.json()}};
+  run.write_summary(summary);
+  std::printf("wrote %s/{summary.json,eval.jsonl,metrics.jsonl,plot.png,trajectory.bin,checkpoint.bin,...}\n",
+              a.out.c_str());
+  if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
+  return r.ok() ? 0 : 1;
+}
 
-int main(int argc, char** argv) try {
-  Args a;
-  CLI::App app{"Fine-tune a llama2.c model with zeroth-order optimization, on prompt classification or a causal-LM loss"};
-  app.add_option("--model", a.model, "llama2.c checkpoint (legacy or version 1)")->capture_default_str();
-  app.add_option("--tokenizer", a.tokenizer, "llama2.c tokenizer")->capture_default_str();
-  std::vector<std::string> task_names{"lm"};
-  for (data::Task t : data::all_tasks) task_names.emplace_back(data::task_name(t));
-  app.add_option("--task", a.task,
-                 "sst2, rte, cb, boolq or copa (prompt classification), or lm (causal-LM loss on texts: one per line, "
-                 "or a tsv's sentences)")
-      ->capture_default_str()
-      ->check(CLI::IsMember(task_names));
-  app.add_option("--objective", a.objective,
-                 "ce (cross-entropy over the verbalizers) or accuracy (1 - accuracy: non-differentiable)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"ce", "accuracy"}));
-  app.add_option("--train", a.train, "training file (default: the task's file under ../shared/data)");
-  app.add_option("--eval", a.eval, "held-out file (default: the task's dev/val file; else a split of --train)");
-  app.add_option("--k", a.k, "training examples per class; for lm, training texts (0 = all)")->capture_default_str();
-  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored or hizoo")
-      ->capture_default_str();
-  app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", a.lr, "learning rate")->capture_default_str();
-  app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str();
-  app.add_option("--weight-decay", a.weight_decay, "weight decay (norm weights exempt)")->capture_default_str();
-  app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--directions", a.directions, "directions q per step")->capture_default_str();
-  app.add_option("--direction", a.direction, "gaussian, rademacher or sphere")->capture_default_str();
-  app.add_option("--train-only", a.train_only,
-                 "comma-separated name fragments: train only the tensors whose name contains one (e.g. norm)");
-  app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str();
-  app.add_option("--threads", a.threads, "OpenMP threads (0 = all)")->capture_default_str();
-  app.add_option("--eval-every", a.eval_every, "steps between held-out evaluations (0 = only before/after)")
-      ->capture_default_str();
-  app.add_option("--eval-examples", a.eval_examples, "held-out examples evaluated")->capture_default_str();
-  app.add_option("--out", a.out, "output directory")->capture_default_str();
-  app.add_flag("--resume", a.resume, "continue the run in --out from its last checkpoint");
-  auto* lora = app.add_option("--lora-rank", a.lora_rank, "LoRA: train rank-R adapters instead of the weights (0 = off)")
-                   ->check(CLI::NonNegativeNumber);
-  app.add_option("--lora-alpha", a.lora_alpha, "LoRA scale alpha (adapters add alpha/R B A x)")
-      ->capture_default_str()->needs(lora);
-  app.add_option("--lora-targets", a.lora_targets, "LoRA: comma-separated projections among wq,wk,wv,wo,w1,w2,w3")
-      ->capture_default_str()->needs(lora);
-  auto* prefix = app.add_option("--prefix-tokens", a.prefix_tokens,
-                                "prefix tuning: train P virtual tokens' keys and values per layer (0 = off)")
-                     ->check(CLI::NonNegativeNumber)->excludes(lora);
-  app.add_option("--prefix-init", a.prefix_init, "text whose first P tokens (after BOS) initialise the prefix")
-      ->capture_default_str()->needs(prefix);
-  app.add_option("--prefix-file", a.prefix_file, "prefix tuning from a saved prefix.bin (its token count) instead")
-      ->excludes(lora)->excludes(prefix);
-  app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (norms stay float32; model.bin is float32)");
-  app.add_option("--rounding", a.rounding, "storing updates of bfloat16 weights: nearest or stochastic")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"nearest", "stochastic"}));
-  CLI11_PARSE(app, argc, argv);
+// Runs the chosen method over `store`.
+template <class... R>
+int run_method(const Args& a, R&&... rest) {
+  const Options o{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
+                  .seed = a.seed, .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
+                  .threads = a.threads, .evaluate_final = false};
+  const Direction d = direction_from_string(a.direction);
+  const RGE rge({.directions = static_cast<int>(a.directions), .direction = d});
+  auto go = [&](auto opt) { return run_with(opt, a, std::forward<R>(rest)...); };
+  if (a.method == "zosgd") return go(ZOSGD(o, rge));
+  if (a.method == "sign") return go(ZOSGDSign(o, rge));
+  if (a.method == "momentum") return go(ZOSGDMomentum(o, rge));
+  if (a.method == "adam") return go(ZOAdam(o, rge));
+  if (a.method == "factored") return go(ZOFactored(o, rge));
+  return go(HiZOO(o, ThreePointRGE({.direction = d})));
+}
 
-  const bool lm = a.task == "lm";
-  if (lm && a.objective != "ce") throw std::invalid_argument("--objective accuracy needs a classification task");
-  auto [dtrain, deval] = default_files(a.task);
-  if (a.train.empty()) a.train = dtrain;
-  if (a.eval.empty()) a.eval = deval;
-  const Direction direction = direction_from_string(a.direction);
+// Restricts training to tensors whose name contains one of --train-only's fragments.
+void apply_train_only(BufferStore& store, const std::string& train_only) {
+  if (train_only.empty()) return;
+  const auto parts = split_list(train_only);
+  std::vector<std::pair<std::string, BlockFlags>> flags;
+  for (const Block& b : store.blocks()) {
+    const bool on = std::any_of(parts.begin(), parts.end(), [&](auto& p) { return b.name.find(p) != std::string::npos; });
+    flags.emplace_back(b.name, BlockFlags{.trainable = on && b.flags.trainable, .decay = b.flags.decay});
+  }
+  for (const auto& [name, f] : flags) store.set_flags(name, f);
+  if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + train_only + "' matches no trainable tensor");
+}
 
+// Training and held-out items: --eval, the preset's held-out file, or a seeded stratified split of --train.
+std::pair<std::vector<tasks::Item>, std::vector<tasks::Item>> load_items(const Args& a, const tasks::TaskSpec& spec) {
+  std::string train = a.train, eval = a.eval;
+  const bool preset = a.task_file.empty() && spec.name == a.task;
+  if (train.empty()) {
+    if (!preset) throw std::invalid_argument("--train is required with a task of your own");
+    const auto f = tasks::preset_files(a.task);
+    train = f.train.string();
+    if (eval.empty()) eval = f.eval.string();
+  }
+  if (!eval.empty() && fs::exists(eval) && fs::exists(train) && fs::equivalent(eval, train))
+    throw std::invalid_argument("--eval '" + eval + "' is the training file: held-out accuracy would be meaningless");
+  tasks::TaskSpec s = spec;
+  if (s.labels.empty()) {
+    s.labels = tasks::infer_labels(s, train);
+    std::printf("labels inferred from %s: %s\n", train.c_str(), tasks::detail::join(s.labels).c_str());
+  }
+  auto all = tasks::load(s, train);
+  std::vector<tasks::Item> heldout;
+  if (eval.empty()) {
+    auto parts = tasks::stratified_split(all, 0.2, a.seed);
+    std::printf("held-out set: a stratified 20%% of %s (seed %llu), %zu examples\n", train.c_str(),
+                static_cast<unsigned long long>(a.seed), parts.heldout.size());
+    all = std::move(parts.train);
+    heldout = std::move(parts.heldout);
+  } else {
+    heldout = tasks::load(s, eval);
+  }
+  if (a.eval_examples) heldout.resize(std::min(heldout.size(), a.eval_examples));
+  const auto classes = s.num_classes();
+  auto shots = a.k ? tasks::sample_k_shot(all, classes, a.k, a.seed).items : all;
+  const auto counts = tasks::class_counts(shots, classes);
+  if (std::count_if(counts.begin(), counts.end(), [](auto c) { return c > 0; }) < 2)
+    throw std::invalid_argument("the training data has examples of only one class");
+  if (a.k && std::any_of(counts.begin(), counts.end(), [&](auto c) { return c < a.k; }))
+    std::printf("note: some classes have fewer than k = %zu training examples\n", a.k);
+  std::printf("task %s: %zu training examples, %zu held-out\n", s.name.c_str(), shots.size(), heldout.size());
+  return {std::move(shots), std::move(heldout)};
+}
+
+int run_bert(const Args& a) {
+  const auto spec = task_spec(a, tasks::ModelKind::encoder);
+  auto [train, heldout] = load_items(a, spec);
+  bert::Encoder encoder = bert::load_encoder(a.model, a.bf16 ? DType::bf16 : DType::f32);
+  const auto tokenizer = tokenizers::BertTokenizer::from_folder(a.model);
+  if (a.lora_rank > 0)
+    encoder.enable_lora({.rank = a.lora_rank, .alpha = static_cast<float>(a.lora_alpha),
+                         .targets = a.lora_targets.empty() ? std::vector<std::string>{"query", "value"}
+                                                           : split_list(a.lora_targets),
+                         .seed = a.seed});
+  const bert::ClassifierOptions o{.temperature = static_cast<float>(a.temperature), .max_length = a.max_length,
+                                  .head = a.tune == "head" || a.tune == "all+head"};
+  bert::SentenceClassifier trainer(encoder, tokenizer, std::move(train), o),
+      evaluator(encoder, tokenizer, std::move(heldout), o);
+  evaluator.share_head(trainer);
+  BufferStore store;
+  for (Block b : a.tune == "head" ? trainer.head_parameters() : trainer.parameters()) store.add_block(std::move(b));
+  apply_train_only(store, a.train_only);
+  std::printf("model %s: BERT, %d layers, hidden %d; training %zu parameters (%s)\n", a.model.c_str(),
+              encoder.config().num_hidden_layers, encoder.config().hidden_size, store.dimension(),
+              a.tune == "head" ? "the head alone" : a.lora_rank > 0 ? "LoRA adapters" : "the whole encoder");
+  return run_method(a, trainer, evaluator, store, settings_of(a, &spec), "accuracy", [&](io::RunFolder& run) {
+    bert::save_model_folder(encoder, a.model, run.file("model"));
+  });
+}
+
+int run_llama2c(const Args& a) {
   llama2c::Model model(llama2c::load_checkpoint(a.model, a.bf16 ? DType::bf16 : DType::f32));
   const auto tokenizer = llama2c::Tokenizer::load(a.tokenizer, model.config().vocab_size);
-  if (a.lora_rank > 0 && a.prefix_tokens > 0)
-    throw std::invalid_argument("--lora-rank and --prefix-tokens are mutually exclusive");
   if (a.lora_rank > 0) {
-    llama2c::LoraOptions lo{.rank = a.lora_rank, .alpha = static_cast<float>(a.lora_alpha), .targets = {},
-                            .seed = a.seed};
-    for (std::stringstream ss(a.lora_targets); ss.good();) {
-      std::string t;
-      std::getline(ss, t, ',');
-      if (!t.empty()) lo.targets.push_back(llama2c::projection_from_string(t));
-    }
+    llama2c::LoraOptions lo{.rank = a.lora_rank, .alpha = static_cast<float>(a.lora_alpha), .targets = {}, .seed = a.seed};
+    for (const auto& t : split_list(a.lora_targets.empty() ? "wq,wv" : a.lora_targets))
+      lo.targets.push_back(llama2c::projection_from_string(t));
     model.enable_lora(std::move(lo));
   } else if (!a.prefix_file.empty()) {
     model.set_prefix(llama2c::load_prefix(a.prefix_file, model.config()));
@@ -180,145 +329,116 @@ int main(int argc, char** argv) try {
     init.resize(static_cast<std::size_t>(a.prefix_tokens));
     model.enable_prefix(init);
   }
-  // The backends: a prompt classifier over examples, or a causal LM over texts.
-  auto fine_tune = [&](auto& trainer, auto& evaluator) -> int {
-    BufferStore store = make_store(trainer);
-    if (!a.train_only.empty()) {
-      std::vector<std::string> parts;
-      for (std::stringstream ss(a.train_only); ss.good();) {
-        std::string p;
-        std::getline(ss, p, ',');
-        if (!p.empty()) parts.push_back(p);
-      }
-      std::vector<std::pair<std::string, BlockFlags>> flags;
-      for (const Block& b : store.blocks()) {
-        const bool train = std::any_of(parts.begin(), parts.end(), [&](const std::string& p) {
-          return b.name.find(p) != std::string::npos;
-        });
-        flags.emplace_back(b.name, BlockFlags{.trainable = train, .decay = b.flags.decay});
-      }
-      for (const auto& [name, f] : flags) store.set_flags(name, f);
-      if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + a.train_only + "' matches no tensor");
-    }
-    std::printf("training %zu %s\n", store.dimension(),
-                a.lora_rank > 0                ? "parameters of LoRA adapters (base weights frozen)"
-                : model.prefix_tokens() > 0 ? "parameters of prefix keys and values (base weights frozen)"
-                                               : "of the model's parameters");
-    if (a.bf16) std::printf("weight matrices in bfloat16 (norms float32), %s rounding of updates\n", a.rounding.c_str());
-
-    fs::create_directories(a.out);
-    const fs::path ckpt = fs::path(a.out) / "checkpoint.bin", args_file = fs::path(a.out) / "args.txt";
-    const Options options{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
-                          .seed = a.seed,
-                          .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
-                          .threads = a.threads, .evaluate_final = false};
-    const RGE rge({.directions = static_cast<int>(a.directions), .direction = direction});
-    auto run_with = [&](auto& opt) -> int {
-      if (a.resume) {
-        std::ifstream in(args_file);
-        std::stringstream saved;
-        saved << in.rdbuf();
-        if (saved.str() != a.describe())
-          throw std::runtime_error("--resume: the options differ from the run in '" + a.out + "' (see " +
-                                   args_file.string() + ")");
-        if (fs::exists(ckpt)) opt.state() = zeroth::load_checkpoint(ckpt, store, opt.preconditioner());
-        std::printf("resuming at step %llu\n", static_cast<unsigned long long>(opt.state().step));
-      } else {
-        io::write_atomic(args_file, a.describe());
-      }
-
-      const auto before = evaluator.evaluate();
-      std::printf("before: held-out loss %.4f %s %.1f%%\n", before.loss, lm ? "next-token accuracy" : "accuracy",
-                  100 * before.accuracy);
-      // The training objective: the backend's loss, or a classifier's error rate (piecewise constant in the weights).
-      Minibatch objective(
-          [&](std::span<const std::size_t> batch) {
-            if constexpr (BackendWithPredictions<std::remove_reference_t<decltype(trainer)>>) {
-              if (a.objective == "accuracy") {
-                const auto pred = trainer.predict(batch);
-                double wrong = 0;
-                for (std::size_t j = 0; j < batch.size(); ++j) wrong += pred[j] != trainer.label(batch[j]);
-                return wrong / static_cast<double>(batch.size());
-              }
-            }
-            return trainer.loss(batch);
-          },
-          trainer.size(), std::min(a.batch, trainer.size()), a.seed);
-      const bool append = a.resume && opt.state().step > 0;
-      EvalCallback eval{evaluator, evaluator.size(), a.eval_every,
-                        std::ofstream(fs::path(a.out) / "eval.jsonl", append ? std::ios::app : std::ios::trunc),
-                        lm ? "next-token accuracy" : "accuracy"};
-      Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(fs::path(a.out) / "metrics.jsonl", append),
-                              TrajectoryRecorder(fs::path(a.out) / "trajectory.bin"),
-                              Checkpointer(ckpt, std::max<std::uint64_t>(1, a.eval_every ? a.eval_every : 100)), eval);
-      if (r.status != Status::non_finite_loss) save_checkpoint(ckpt, store, opt.state(), opt.preconditioner());
-      const auto after = evaluator.evaluate();
-      rusage ru{};
-      getrusage(RUSAGE_SELF, &ru);
-      std::printf("after %llu steps: held-out loss %.4f %s %.1f%% (before %.1f%%); %.1f ms/step, peak RSS %.1f MiB\n",
-                  static_cast<unsigned long long>(opt.state().step), after.loss,
-                  lm ? "next-token accuracy" : "accuracy", 100 * after.accuracy,
-                  100 * before.accuracy, r.steps ? 1000 * r.seconds / static_cast<double>(r.steps) : 0.0,
-                  static_cast<double>(ru.ru_maxrss) / 1024.0);
-      // LoRA: the adapters merged into the weights, so model.bin loads with the plain loader.
-      llama2c::save_checkpoint(fs::path(a.out) / "model.bin", model.merged_weights(), llama2c::Format::legacy);
-      if (model.prefix_tokens() > 0)
-        llama2c::save_prefix(fs::path(a.out) / "prefix.bin", model.prefix(), model.config());
-      std::printf("wrote %s/{model.bin,%scheckpoint.bin,trajectory.bin,metrics.jsonl,eval.jsonl}\n", a.out.c_str(),
-                  model.prefix_tokens() > 0 ? "prefix.bin," : "");
-      if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
-      return r.ok() ? 0 : 1;
-    };
-    if (a.method == "zosgd") {
-      ZOSGD opt(options, rge);
-      return run_with(opt);
-    } else if (a.method == "sign") {
-      ZOSGDSign opt(options, rge);
-      return run_with(opt);
-    } else if (a.method == "momentum") {
-      ZOSGDMomentum opt(options, rge);
-      return run_with(opt);
-    } else if (a.method == "adam") {
-      ZOAdam opt(options, rge);
-      return run_with(opt);
-    } else if (a.method == "factored") {
-      ZOFactored opt(options, rge);
-      return run_with(opt);
-    } else if (a.method == "hizoo") {
-      HiZOO opt(options, ThreePointRGE({.direction = direction}));
-      return run_with(opt);
-    }
-    throw std::invalid_argument("--method '" + a.method + "' is not one of zosgd, sign, momentum, adam, factored, hizoo");
+  auto save = [&](io::RunFolder& run) {
+    llama2c::save_checkpoint(run.file("model.bin"), model.merged_weights(), llama2c::Format::legacy);
+    if (model.prefix_tokens() > 0) llama2c::save_prefix(run.file("prefix.bin"), model.prefix(), model.config());
   };
-  if (lm) {
-    const auto train_texts = data::read_texts(a.train);
-    const auto train = a.k ? data::sample_texts(train_texts, a.k, a.seed) : train_texts;
-    const auto eval_texts = data::read_texts(a.eval);
-    const std::vector<std::string> heldout(eval_texts.begin(),
-                                           eval_texts.begin() + static_cast<long>(std::min(eval_texts.size(),
-                                                                                           a.eval_examples)));
-    std::printf("task lm: %zu training texts, %zu held-out; model %s (%zu parameters)\n", train.size(),
-                heldout.size(), a.model.c_str(), static_cast<std::size_t>(model.config().parameter_count()));
-    llama2c::CausalLM trainer(model, tokenizer, train), evaluator(model, tokenizer, heldout);
-    return fine_tune(trainer, evaluator);
+  auto go = [&](auto& trainer, auto& evaluator, const tasks::TaskSpec* spec, const char* metric) {
+    BufferStore store = make_store(trainer);
+    apply_train_only(store, a.train_only);
+    std::printf("model %s: llama2.c, %zu parameters; training %zu\n", a.model.c_str(),
+                static_cast<std::size_t>(model.config().parameter_count()), store.dimension());
+    return run_method(a, trainer, evaluator, store, settings_of(a, spec), metric, save);
+  };
+  if (a.task == "lm") {
+    if (a.objective != "ce") throw std::invalid_argument("--objective accuracy needs a classification task");
+    const auto files = tasks::preset_files("sst2");
+    const auto texts = data::read_texts(a.train.empty() ? files.train : fs::path(a.train));
+    const auto train = a.k ? data::sample_texts(texts, a.k, a.seed) : texts;
+    auto eval = data::read_texts(a.eval.empty() ? files.eval : fs::path(a.eval));
+    if (a.eval_examples) eval.resize(std::min(eval.size(), a.eval_examples));
+    std::printf("task lm: %zu training texts, %zu held-out\n", train.size(), eval.size());
+    llama2c::CausalLM trainer(model, tokenizer, train), evaluator(model, tokenizer, eval);
+    return go(trainer, evaluator, nullptr, "next-token accuracy");
   }
-  const data::Task task = data::task_from_string(a.task);
-  auto train_all = data::load_task(task, a.train);
-  std::vector<data::Example> train, heldout;
-  if (!a.eval.empty()) {
-    heldout = data::load_task(task, a.eval);
-    train = a.k ? data::sample_k_shot(train_all, data::num_classes(task), a.k, a.seed).examples : train_all;
-  } else {  // no labelled held-out file: hold out a third of the training file
-    auto parts = data::split(train_all, train_all.size() * 2 / 3, a.seed);
-    train = std::move(parts.first);
-    heldout = std::move(parts.second);
-  }
-  heldout = data::take_first(heldout, std::min(heldout.size(), a.eval_examples));
-  std::printf("task %s: %zu training examples, %zu held-out; model %s (%zu parameters)\n", a.task.c_str(),
-              train.size(), heldout.size(), a.model.c_str(), static_cast<std::size_t>(model.config().parameter_count()));
-  llama2c::PromptClassifier trainer(model, tokenizer, task, train), evaluator(model, tokenizer, task, heldout);
-  return fine_tune(trainer, evaluator);
+  const auto spec = task_spec(a, tasks::ModelKind::causal_lm);
+  auto [train, heldout] = load_items(a, spec);
+  llama2c::PromptClassifier trainer(model, tokenizer, std::move(train)), evaluator(model, tokenizer, std::move(heldout));
+  return go(trainer, evaluator, &spec, "accuracy");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Args a;
+  std::string files_help = "\nFiles written to --out (a folder that holds another run is refused):\n";
+  for (const auto& f : io::RunFolder::files()) files_help += "  " + std::string(f.name) + ": " + std::string(f.description) + "\n";
+  files_help += "  model/: the fine-tuned BERT model folder (config, tokenizer and model.safetensors)\n"
+                "Checkpoints are written every --checkpoint-every steps (default: --eval-every) and at the end.\n"
+                "Data formats (--format): tsv / csv with a header naming the columns; label_text: 'label<TAB>text' or "
+                "'label text' lines; jsonl: one object per line. Templates name fields as {column}.\n";
+  CLI::App app{"Fine-tune a model with zeroth-order optimization (forward passes only)"};
+  app.footer(files_help);
+  app.set_version_flag("--version", kVersion);
+  app.add_option("--model", a.model, "a Hugging Face BERT folder, or a llama2.c checkpoint (.bin)")->capture_default_str();
+  app.add_option("--tokenizer", a.tokenizer, "llama2.c tokenizer (a BERT folder brings its own)")->capture_default_str();
+  std::vector<std::string> task_names{"lm"};
+  for (auto t : tasks::preset_names()) task_names.emplace_back(t);
+  app.add_option("--task", a.task, "preset: sst2, rte, cb, boolq, copa, or lm (causal-LM loss, llama2.c)")
+      ->capture_default_str()->check(CLI::IsMember(task_names));
+  app.add_option("--task-file", a.task_file, "a task spec (JSON: name, format, label_field, labels, verbalizers, "
+                                             "template, template_b)")->check(CLI::ExistingFile);
+  app.add_option("--format", a.format, "your own task: tsv, csv, label_text or jsonl");
+  app.add_option("--labels", a.labels, "your own task: the label values, comma-separated, in class order");
+  app.add_option("--verbalizers", a.verbalizers, "your own task: the label text of each class, comma-separated");
+  app.add_option("--template", a.template_, "your own task: the input text, e.g. '{sentence}' or '{text} It was'");
+  app.add_option("--template-b", a.template_b, "your own task: a second segment (sentence pairs)");
+  app.add_option("--label-field", a.label_field, "your own task: the label's column or key")->capture_default_str();
+  app.add_option("--train", a.train, "training file (default: the preset's under ../shared/data)");
+  app.add_option("--eval", a.eval, "held-out file (default: the preset's; else a stratified 20% of --train)");
+  app.add_option("--k", a.k, "training examples per class (0 = all); lm: texts")->capture_default_str();
+  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored or hizoo")
+      ->capture_default_str()->check(CLI::IsMember({"zosgd", "sign", "momentum", "adam", "factored", "hizoo"}));
+  app.add_option("--objective", a.objective, "ce (cross-entropy) or accuracy (1 - accuracy: non-differentiable)")
+      ->capture_default_str()->check(CLI::IsMember({"ce", "accuracy"}));
+  app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
+  app.add_option("--lr", a.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt)")->capture_default_str();
+  app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--directions", a.directions, "directions q per step")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--direction", a.direction, "gaussian, rademacher or sphere")
+      ->capture_default_str()->check(CLI::IsMember({"gaussian", "rademacher", "sphere"}));
+  app.add_option("--tune", a.tune, "BERT: all (the encoder, label texts moving with it), head (a linear head on "
+                                   "frozen embeddings), all+head")
+      ->capture_default_str()->check(CLI::IsMember({"all", "head", "all+head"}));
+  app.add_option("--temperature", a.temperature, "BERT: logits are cosine similarities over this")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-length", a.max_length, "BERT: tokens per input")->capture_default_str()->check(CLI::Range(2, 512));
+  app.add_option("--train-only", a.train_only, "train only tensors whose name contains one of these (comma-separated)");
+  app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str();
+  app.add_option("--threads", a.threads, "OpenMP threads of the sweeps (0 = all); results do not depend on it")
+      ->capture_default_str()->check(CLI::Range(0, 4096));
+  app.add_option("--eval-every", a.eval_every, "steps between held-out evaluations (0 = before/after only)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-every", a.checkpoint_every, "steps between checkpoints (0 = as --eval-every)");
+  app.add_option("--eval-examples", a.eval_examples, "held-out examples evaluated (0 = all)")->capture_default_str();
+  app.add_option("--out", a.out, "output folder")->capture_default_str();
+  app.add_flag("--resume", a.resume, "continue the run in --out from its last checkpoint");
+  app.add_flag("--overwrite", a.overwrite, "replace the run in --out");
+  auto* lora = app.add_option("--lora-rank", a.lora_rank, "train rank-R LoRA adapters instead of the weights")
+                   ->check(CLI::Range(1, 4096));
+  app.add_option("--lora-alpha", a.lora_alpha, "LoRA scale (adapters add alpha/R B A x)")->capture_default_str()->needs(lora);
+  app.add_option("--lora-targets", a.lora_targets, "LoRA projections: BERT query,key,value,attention.output,"
+                                                   "intermediate,output (default query,value); llama2.c wq..w3 "
+                                                   "(default wq,wv)")->needs(lora);
+  auto* prefix = app.add_option("--prefix-tokens", a.prefix_tokens, "llama2.c prefix tuning: P virtual tokens")
+                     ->check(CLI::Range(1, 4096))->excludes(lora);
+  app.add_option("--prefix-init", a.prefix_init, "text whose first P tokens initialise the prefix")->needs(prefix);
+  app.add_option("--prefix-file", a.prefix_file, "llama2.c prefix tuning from a saved prefix.bin")
+      ->excludes(lora)->excludes(prefix)->check(CLI::ExistingFile);
+  app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (the saved model is float32)");
+  app.add_option("--rounding", a.rounding, "storing bfloat16 updates: nearest or stochastic")
+      ->capture_default_str()->check(CLI::IsMember({"nearest", "stochastic"}));
+  CLI11_PARSE(app, argc, argv);
+  if (!fs::exists(a.model))
+    throw std::invalid_argument("--model '" + a.model + "' does not exist" +
+                                (a.model.rfind("../shared", 0) == 0 ? " (the default paths are relative to the "
+                                                                      "current folder: run from the repository root)"
+                                                                    : ""));
+  return bert::is_model_folder(a.model) ? run_bert(a) : run_llama2c(a);
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "zeroth-finetune: %s\n", e.what());
+  std::fflush(stdout);
+  std::fprintf(stderr, "\nzeroth-finetune: %s\n", e.what());
   return 2;
 }
