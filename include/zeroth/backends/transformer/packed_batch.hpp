@@ -19,7 +19,7 @@ using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 
 /// Tokens a group aims at: enough rows for efficient products, small enough that a batch of a few hundred tokens
 /// gives every core a group. A constant, never a function of the thread count (that is what keeps the bits fixed).
-inline constexpr Eigen::Index kGroupTokens = 128;
+inline constexpr Eigen::Index kGroupTokens = 256;
 
 /// Where each sequence of a ragged batch starts in the packed order: offset[b] .. offset[b + 1].
 struct PackedBatch {
