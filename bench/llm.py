@@ -43,7 +43,13 @@ print("time: two forward passes and one step alternated in a process, medians ov
 
 # (c) against the peer on SST-2 prompts, k=16 per class, batch 16, 20 steps, 50 held-out examples.
 steps = "20"
-ours = subprocess.run([os.path.join(build, "examples", "zeroth-finetune"), "--task", "sst2", "--k", "16", "--batch",
+blas = subprocess.run(["update-alternatives", "--query", "libblas.so.3-x86_64-linux-gnu"], capture_output=True,
+                      text=True).stdout
+if "openblas" not in next((l for l in blas.splitlines() if l.startswith("Value:")), ""):
+    sys.exit("the peer needs OpenBLAS (apt-get install libopenblas0-pthread): Debian's python3-torch otherwise runs "
+             "the reference BLAS, and its ratios are void")
+ours = subprocess.run([os.path.join(build, "examples", "zeroth-finetune"), "--model", m260, "--tokenizer", tok,
+                       "--overwrite", "--task", "sst2", "--k", "16", "--batch",
                        "16", "--steps", steps, "--eval-every", "0", "--eval-examples", "50", "--threads", threads,
                        "--lr", "1e-4", "--out", os.path.join(build, "bench-llm-run")],
                       check=True, capture_output=True, text=True, cwd=root).stdout
@@ -51,7 +57,8 @@ m = re.search(r"([\d.]+) ms/step, peak RSS ([\d.]+) MiB", ours)
 o_ms, o_rss = float(m.group(1)), float(m.group(2))
 peer = subprocess.run(["/usr/bin/python3", os.path.join(shared, "peers", "peer_llama.py"), m260, tok,
                        os.path.join(shared, "data", "sst2"), "--steps", steps, "--k", "16", "--bs", "16", "--lr", "1e-4",
-                       "--threads", threads, "--test", "50"], check=True, capture_output=True, text=True).stdout
+                       "--threads", threads, "--test", "50"], check=True, capture_output=True, text=True,
+                      env=dict(os.environ, OPENBLAS_NUM_THREADS="1")).stdout
 m = re.search(r"([\d.]+) ms/step \| peak RSS (\d+) MiB", peer)
 p_ms, p_rss = float(m.group(1)), float(m.group(2))
 print(f"\nSST-2 prompts, stories260K, k=16, batch 16, {steps} steps, {threads} threads:")

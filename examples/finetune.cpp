@@ -44,7 +44,7 @@ struct Args {
   std::size_t k = 512, batch = 16, eval_examples = 0, directions = 1, max_length = 128;
   std::uint64_t steps = 1000, eval_every = 250, checkpoint_every = 0, seed = 0;
   double lr = 1e-4, eps = 1e-3, weight_decay = 0.0, temperature = 0.05;
-  std::string direction = "gaussian", train_only, tune = "all";
+  std::string direction = "gaussian", train_only, freeze, tune = "all";
   int threads = 0;
   bool resume = false, overwrite = false, bf16 = false;
   int lora_rank = 0, prefix_tokens = 0;
@@ -70,6 +70,7 @@ io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   s.set("objective", a.objective).set("method", a.method).set("steps", a.steps).set("batch", a.batch);
   s.set("lr", a.lr).set("eps", a.eps).set("weight_decay", a.weight_decay).set("directions", a.directions);
   s.set("direction", a.direction).set("seed", a.seed).set("tune", a.tune).set("train_only", a.train_only);
+  s.set("freeze", a.freeze);
   s.set("eval_examples", a.eval_examples).set("temperature", a.temperature).set("max_length", a.max_length);
   s.set("lora_rank", a.lora_rank).set("lora_alpha", a.lora_alpha).set("lora_targets", a.lora_targets);
   s.set("prefix_tokens", a.prefix_tokens).set("prefix_init", a.prefix_init).set("prefix_file", a.prefix_file);
@@ -232,17 +233,21 @@ int run_method(const Args& a, R&&... rest) {
   return go(HiZOO(o, ThreePointRGE({.direction = d})));
 }
 
-// Restricts training to tensors whose name contains one of --train-only's fragments.
-void apply_train_only(BufferStore& store, const std::string& train_only) {
-  if (train_only.empty()) return;
-  const auto parts = split_list(train_only);
+// Restricts training to tensors whose name contains one of --train-only's fragments (all when empty) and none of
+// --freeze's.
+void apply_train_only(BufferStore& store, const std::string& train_only, const std::string& freeze) {
+  const auto only = split_list(train_only), frozen = split_list(freeze);
+  auto any_in = [](const std::vector<std::string>& parts, const std::string& name) {
+    return std::any_of(parts.begin(), parts.end(), [&](auto& p) { return name.find(p) != std::string::npos; });
+  };
   std::vector<std::pair<std::string, BlockFlags>> flags;
   for (const Block& b : store.blocks()) {
-    const bool on = std::any_of(parts.begin(), parts.end(), [&](auto& p) { return b.name.find(p) != std::string::npos; });
+    const bool on = (only.empty() || any_in(only, b.name)) && !any_in(frozen, b.name);
     flags.emplace_back(b.name, BlockFlags{.trainable = on && b.flags.trainable, .decay = b.flags.decay});
   }
   for (const auto& [name, f] : flags) store.set_flags(name, f);
-  if (store.dimension() == 0) throw std::invalid_argument("--train-only '" + train_only + "' matches no trainable tensor");
+  if (store.dimension() == 0)
+    throw std::invalid_argument("--train-only '" + train_only + "' / --freeze '" + freeze + "' leave nothing to train");
 }
 
 // Training and held-out items: --eval, the preset's held-out file, or a seeded stratified split of --train.
@@ -302,7 +307,7 @@ int run_bert(const Args& a) {
   evaluator.share_head(trainer);
   BufferStore store;
   for (Block b : a.tune == "head" ? trainer.head_parameters() : trainer.parameters()) store.add_block(std::move(b));
-  apply_train_only(store, a.train_only);
+  apply_train_only(store, a.train_only, a.freeze);
   std::printf("model %s: BERT, %d layers, hidden %d; training %zu parameters (%s)\n", a.model.c_str(),
               encoder.config().num_hidden_layers, encoder.config().hidden_size, store.dimension(),
               a.tune == "head" ? "the head alone" : a.lora_rank > 0 ? "LoRA adapters" : "the whole encoder");
@@ -335,7 +340,7 @@ int run_llama2c(const Args& a) {
   };
   auto go = [&](auto& trainer, auto& evaluator, const tasks::TaskSpec* spec, const char* metric) {
     BufferStore store = make_store(trainer);
-    apply_train_only(store, a.train_only);
+    apply_train_only(store, a.train_only, a.freeze);
     std::printf("model %s: llama2.c, %zu parameters; training %zu\n", a.model.c_str(),
                 static_cast<std::size_t>(model.config().parameter_count()), store.dimension());
     return run_method(a, trainer, evaluator, store, settings_of(a, spec), metric, save);
@@ -406,6 +411,8 @@ int main(int argc, char** argv) try {
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-length", a.max_length, "BERT: tokens per input")->capture_default_str()->check(CLI::Range(2, 512));
   app.add_option("--train-only", a.train_only, "train only tensors whose name contains one of these (comma-separated)");
+  app.add_option("--freeze", a.freeze, "freeze tensors whose name contains one of these (comma-separated), e.g. "
+                                       "word_embeddings: a lookup table's rows outside a batch only gather noise");
   app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str();
   app.add_option("--threads", a.threads, "OpenMP threads of the sweeps (0 = all); results do not depend on it")
       ->capture_default_str()->check(CLI::Range(0, 4096));

@@ -139,7 +139,7 @@ TEST_CASE("a folder holding a run is never mixed with a new one; --overwrite rem
   CHECK(nlohmann::json::parse(slurp(old / "run.json"))["run_id"] == rf.run_id());
 }
 
-TEST_CASE("--resume needs a run with exactly the same settings, and names every difference", "[run]") {
+TEST_CASE("resume needs a run with exactly the same settings, and names every difference", "[run]") {
   const auto dir = fresh("resume");
   CHECK_THROWS_WITH(RunFolder::resume(dir, settings()),
                     Catch::Equals("zeroth: --resume: '" + dir.string() + "' holds no run (no run.json)"));
