@@ -123,7 +123,7 @@ struct Evaluator {
     return ev;
   }
   std::string describe(const auto& ev) const {
-    if constexpr (requires { ev.predictions; }) {
+    if constexpr (requires { heldout.classes(); }) {
       std::vector<int> labels;
       for (std::size_t i = 0; i < ev.examples; ++i) labels.push_back(heldout.label(i));
       return tasks::accuracy_report(labels, ev.predictions, static_cast<int>(heldout.classes())).brief();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "zeroth/adapters/backend.hpp"
+#include "zeroth/adapters/evaluation.hpp"
 #include "zeroth/backends/bert/model.hpp"
 #include "zeroth/tasks/spec.hpp"
 #include "zeroth/tokenizers/bert_tokenizer.hpp"
@@ -28,12 +29,6 @@ struct ClassifierOptions {
   bool head = false;             ///< single texts: a linear head [classes x hidden] + bias instead of label texts
 };
 
-/// Loss and accuracy over some examples, with their number and the predictions.
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-  std::size_t examples = 0;
-  std::vector<int> predictions;
-};
 
 /// Satisfies zeroth::BackendWithPredictions over `items` (tasks::load's output).
 class SentenceClassifier {
@@ -91,24 +86,9 @@ class SentenceClassifier {
 
   /// Loss, accuracy and predictions over examples [0, n), in chunks of `chunk`.
   Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
-    if (chunk == 0) throw std::invalid_argument("zeroth: evaluate needs a chunk of at least 1 example");
-    n = std::min(n, items_.size());
-    Evaluation ev;
-    std::vector<std::size_t> idx;
-    std::vector<int> pred;
-    for (std::size_t s = 0; s < n; s += chunk) {
-      idx.clear();
-      for (std::size_t i = s; i < std::min(n, s + chunk); ++i) idx.push_back(i);
-      ev.loss += score(idx, &pred) * static_cast<double>(idx.size());
-      for (std::size_t j = 0; j < idx.size(); ++j) ev.accuracy += pred[j] == items_[idx[j]].label;
-      ev.predictions.insert(ev.predictions.end(), pred.begin(), pred.end());
-    }
-    ev.examples = n;
-    if (n) {
-      ev.loss /= static_cast<double>(n);
-      ev.accuracy /= static_cast<double>(n);
-    }
-    return ev;
+    return evaluate_in_chunks(
+        std::min(n, items_.size()), chunk, [&](auto idx, std::vector<int>& p) { return score(idx, &p); },
+        [&](std::size_t i) { return items_[i].label; });
   }
 
   std::size_t size() const noexcept { return items_.size(); }

@@ -3,16 +3,14 @@
 #include <cstddef>
 #include <vector>
 
+#include "zeroth/adapters/evaluation.hpp"
 #include "zeroth/backends/llama2c/model.hpp"
 #include "zeroth/stores/block.hpp"
 
 namespace zeroth::llama2c {
 
-/// Loss and accuracy over some examples, with their number.
-struct Evaluation {
-  double loss = 0, accuracy = 0;
-  std::size_t examples = 0;
-};
+/// Loss and accuracy over some examples (zeroth::Evaluation; a causal LM leaves the predictions empty).
+using Evaluation = zeroth::Evaluation;
 
 /// Every model tensor as a block (norm weights exempt from weight decay). With LoRA or a prefix on the model, the base
 /// tensors are frozen blocks and the adapters' buffers (Model::adapter_tensors) follow as trainable ones. After

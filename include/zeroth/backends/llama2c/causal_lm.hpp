@@ -55,7 +55,7 @@ class CausalLM {
       hits += c.hits;
       count += c.tokens;
     }
-    return {count ? nll / count : 0.0, count ? hits / count : 0.0, n};
+    return {count ? nll / count : 0.0, count ? hits / count : 0.0, n, {}};
   }
 
   std::size_t size() const noexcept { return tokens_.size(); }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "zeroth/adapters/backend.hpp"
+#include "zeroth/adapters/evaluation.hpp"
 #include "zeroth/backends/llama2c/blocks.hpp"
 #include "zeroth/backends/llama2c/log_probs.hpp"
 #include "zeroth/backends/llama2c/model.hpp"
@@ -50,28 +51,16 @@ class PromptClassifier {
     return out;
   }
 
-  /// Loss and accuracy over examples [0, n) (all by default), in chunks of `chunk` examples.
+  /// Loss, accuracy and predictions over examples [0, n) (all by default), in chunks of `chunk` examples.
   Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
-    n = std::min(n, items_.size());
-    if (chunk == 0) throw std::invalid_argument("zeroth: evaluate needs a chunk of at least 1 example");
-    Evaluation ev;
-    std::vector<std::size_t> idx;
-    std::vector<int> pred;
-    for (std::size_t s = 0; s < n; s += chunk) {
-      idx.clear();
-      for (std::size_t i = s; i < std::min(n, s + chunk); ++i) idx.push_back(i);
-      ev.loss += score(idx, &pred) * static_cast<double>(idx.size());
-      for (std::size_t j = 0; j < idx.size(); ++j) ev.accuracy += pred[j] == items_[idx[j]].label;
-    }
-    ev.examples = n;
-    if (n) {
-      ev.loss /= static_cast<double>(n);
-      ev.accuracy /= static_cast<double>(n);
-    }
-    return ev;
+    return evaluate_in_chunks(
+        std::min(n, items_.size()), chunk, [&](auto idx, std::vector<int>& p) { return score(idx, &p); },
+        [&](std::size_t i) { return items_[i].label; });
   }
 
   std::size_t size() const noexcept { return items_.size(); }
+  /// Number of classes (candidates per example).
+  std::size_t classes() const noexcept { return items_.empty() ? 0 : items_.front().candidates.size(); }
   /// The label of example i.
   int label(std::size_t i) const { return items_.at(i).label; }
   Model& model() noexcept { return model_; }
