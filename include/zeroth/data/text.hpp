@@ -12,30 +12,6 @@
 
 namespace zeroth::data {
 
-namespace detail {
-
-/// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) without NUL bytes.
-inline bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    std::uint32_t cp = n == 1 ? c : c & (0x7Fu >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d >> 6) != 0x2) return false;
-      cp = cp << 6 | (d & 0x3Fu);
-    }
-    const std::uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
-
-}  // namespace detail
-
 /// Reads texts for a language-modelling loss: from a `.tsv` file, the sentences of SST-2's layouts (labels ignored);
 /// from any other file, each non-empty line, trimmed of surrounding spaces. Throws std::runtime_error naming file:line
 /// on a missing file, a malformed tsv row, or a text that is not UTF-8 (or holds a NUL byte). A text is tokenized
@@ -45,13 +21,15 @@ inline std::vector<std::string> read_texts(const std::filesystem::path& path) {
   std::vector<std::string> out;
   if (path.extension() == ".tsv") {
     for (auto& e : read_sst2_tsv(path)) {
-      if (!detail::valid_utf8(e.text)) detail::fail(path, e.line, "not UTF-8 text (or holds a NUL byte)");
+      if (detail::utf8_error(e.text) != std::string_view::npos)
+        detail::fail(path, e.line, "not UTF-8 text (or holds a NUL byte)");
       out.push_back(std::move(e.text));
     }
   } else {
     const detail::TextFile file = detail::read_lines(path);
     for (const auto& line : file.lines) {
-      if (!detail::valid_utf8(line.text)) detail::fail(path, line.number, "not UTF-8 text (or holds a NUL byte)");
+      if (detail::utf8_error(line.text) != std::string_view::npos)
+        detail::fail(path, line.number, "not UTF-8 text (or holds a NUL byte)");
       if (const auto t = detail::trim(line.text); !t.empty()) out.emplace_back(t);
     }
   }

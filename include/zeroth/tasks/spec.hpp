@@ -191,26 +191,6 @@ inline std::optional<std::string> apply(const Filter& f, std::string value) {
   return value;
 }
 
-/// Offset of the first byte of `s` that breaks UTF-8 (overlong forms, surrogates, code points above U+10FFFF,
-/// truncated sequences) or is NUL; npos when there is none.
-inline std::size_t utf8_error(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return i;
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return i;
-    std::uint32_t cp = n == 1 ? c : c & (0x7Fu >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d >> 6) != 0x2) return i;
-      cp = cp << 6 | (d & 0x3Fu);
-    }
-    constexpr std::uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += n;
-  }
-  return std::string_view::npos;
-}
 
 /// "a, b, c".
 inline std::string join(const std::vector<std::string>& items) {
@@ -432,7 +412,7 @@ inline std::string json_value(const nlohmann::json& v, const std::string& name, 
 inline void check_value(const std::string& value, const std::string& name, const std::filesystem::path& path,
                         std::size_t line) {
   if (value.empty()) fail(path, line, "field '" + name + "' is empty");
-  if (const std::size_t at = utf8_error(value); at != std::string::npos) {
+  if (const std::size_t at = data::detail::utf8_error(value); at != std::string::npos) {
     const std::string after =
         at ? " (after " + quote(value.substr(at > 40 ? at - 40 : 0, std::min<std::size_t>(at, 40))) + ")" : "";
     if (value[at] == '\0')

@@ -121,8 +121,7 @@ class Encoder {
       for (std::size_t id = 0; id < std::size(kLoraTargets); ++id) {
         const int k = lora_index_[static_cast<std::size_t>(l) * std::size(kLoraTargets) + id];
         if (k < 0) continue;
-        const auto wi = 5 + static_cast<std::size_t>(l) * 16 + static_cast<std::size_t>(kLoraWeights[id]);
-        Parameter& W = out[wi];
+        Parameter& W = out[Weights::layer_index(l, kLoraWeights[id])];
         const Parameter &A = lora_[static_cast<std::size_t>(k)], &B = lora_[static_cast<std::size_t>(k) + 1];
         const auto rows = static_cast<Eigen::Index>(W.shape[0]), cols = static_cast<Eigen::Index>(W.shape[1]);
         const auto r = static_cast<Eigen::Index>(A.shape[0]);

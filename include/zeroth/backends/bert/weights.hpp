@@ -72,10 +72,12 @@ struct Weights {
     return w;
   }
 
-  /// Layer l's tensor `t`.
-  const Parameter& layer(int l, LayerTensor t) const {
-    return tensors[5 + static_cast<std::size_t>(l) * 16 + static_cast<std::size_t>(t)];
+  /// Position of layer l's tensor `t` in `tensors` (after the 5 embedding tensors, 16 per layer).
+  static std::size_t layer_index(int l, LayerTensor t) {
+    return 5 + static_cast<std::size_t>(l) * 16 + static_cast<std::size_t>(t);
   }
+  /// Layer l's tensor `t`.
+  const Parameter& layer(int l, LayerTensor t) const { return tensors[layer_index(l, t)]; }
   const Parameter& embedding(int i) const { return tensors[static_cast<std::size_t>(i)]; }
 
   /// The tensor named `name`; throws std::out_of_range naming it.

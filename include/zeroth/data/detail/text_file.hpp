@@ -2,6 +2,7 @@
 // Internal: whole-file reading split into lines, and "file:line: problem" errors for the loaders.
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,27 @@ inline std::string_view trim(std::string_view s) {
   std::size_t b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return {};
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
+}
+
+/// Offset of the first byte of `s` that breaks UTF-8 (overlong forms, surrogates, code points above U+10FFFF,
+/// truncated sequences) or is NUL; npos when there is none.
+inline std::size_t utf8_error(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return i;
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    std::uint32_t cp = n == 1 ? c : c & (0x7Fu >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 0x2) return i;
+      cp = cp << 6 | (d & 0x3Fu);
+    }
+    constexpr std::uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n;
+  }
+  return std::string_view::npos;
 }
 
 /// Quotes `s` for a message, shortened to `max` characters.
