@@ -2,6 +2,7 @@
 // The published ZO methods as named compositions of an estimator and a preconditioner.
 #include "zeroth/estimators/blockwise.hpp"
 #include "zeroth/estimators/forward_grad.hpp"
+#include "zeroth/estimators/normalized_rge.hpp"
 #include "zeroth/estimators/rge.hpp"
 #include "zeroth/estimators/sparse.hpp"
 #include "zeroth/estimators/three_point.hpp"
@@ -29,6 +30,10 @@ using ZOAdam = Optimizer<RGE, Adam>;
 using HiZOO = Optimizer<ThreePointRGE, DiagonalHessian>;
 /// AdaLomo-style factored second moment on the RGE estimate. 2 evaluations, 5 sweeps, 4 (rows + cols) B per matrix.
 using ZOFactored = Optimizer<RGE, Factored>;
+/// FZOO (arXiv 2506.09034): q one-sided Rademacher directions (default 8) from one base evaluation, the step divided
+/// by the standard deviation of the q losses: scale-free, so one learning rate serves objectives of any scale.
+/// q + 1 evaluations, 0 B/param.
+using FZOO = Optimizer<NormalizedRGE, Identity>;
 /// ZO-SGD-Cons (ZO-Bench): also evaluates x0 and x0 +- lr g-hat and keeps the best. 5 evaluations, 3 to 5 sweeps plus
 /// a snapshot copy, 0 B/param of state (the snapshot: the parameters' bytes).
 using ZOSGDCons = Optimizer<RGE, Conservative>;

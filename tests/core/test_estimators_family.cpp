@@ -441,3 +441,51 @@ TEST_CASE("policies compose as the concepts say", "[estimators][concepts]") {
       .minimize([&] { return n.loss(); }, n.store);
   CHECK(n.loss() < 0.8 * l0);
 }
+
+TEST_CASE("FZOO: q one-sided evaluations per step, a step that does not depend on the objective's scale",
+          "[estimators][fzoo]") {
+  auto run = [](double scale, double shift, int* calls, std::uint64_t steps = 50) {
+    Eigen::VectorXf x = Eigen::VectorXf::LinSpaced(64, -1.0f, 1.0f);
+    FZOO opt({.learning_rate = 1e-4, .epsilon = 1e-3, .max_steps = steps, .seed = 3, .evaluate_final = false},
+             NormalizedRGE({.directions = 4}));
+    opt.minimize(
+        [&](const Eigen::VectorXf& p) {
+          ++*calls;
+          double s = 0;
+          for (Eigen::Index i = 0; i < p.size(); ++i) s += (1.0 + double(i % 7)) * std::pow(double(p[i]) - 0.3, 2);
+          return scale * s + shift;
+        },
+        x);
+    return x;
+  };
+  int calls = 0;
+  const Eigen::VectorXf a = run(1.0, 0.0, &calls);
+  CHECK(calls == 50 * 5);  // q + 1 per step
+  int ignored = 0;
+  // A power of two scales every loss difference and sigma exactly: the same bits.
+  CHECK(same_bits(a, run(1024.0, 0.0, &ignored)));
+  // Any other scale and a shift: the same steps up to rounding.
+  const Eigen::VectorXf b = run(1e6, 12.5, &ignored);
+  CHECK((a - b).cwiseAbs().maxCoeff() < 1e-4f);
+  // MeZO's step, by contrast, grows with the scale.
+  const Eigen::VectorXf x0 = Eigen::VectorXf::LinSpaced(64, -1.0f, 1.0f);
+  CHECK((a - x0).norm() > 1e-3f);
+}
+
+TEST_CASE("FZOO: descends on a quadratic, and takes no step where every loss is equal", "[estimators][fzoo]") {
+  Eigen::VectorXd x = Eigen::VectorXd::Ones(200);
+  auto f = [](const Eigen::VectorXd& p) { return 1e3 * p.squaredNorm(); };
+  const double f0 = f(x);
+  FZOO opt({.learning_rate = 2e-5, .epsilon = 1e-3, .max_steps = 400, .seed = 1});
+  const Result r = opt.minimize(f, x);
+  CHECK(r.loss < 0.5 * f0);
+  CHECK(r.evaluations == 400 * 9 + 1);  // default q = 8, and the final evaluation
+
+  Eigen::VectorXd y = Eigen::VectorXd::LinSpaced(10, 0.0, 1.0);
+  const Eigen::VectorXd y0 = y;
+  FZOO flat({.learning_rate = 1.0, .max_steps = 5});
+  flat.minimize([](const Eigen::VectorXd&) { return 2.0; }, y);
+  CHECK((y - y0).cwiseAbs().maxCoeff() < 1e-15);  // g = 0: only the perturbations' rounding (inverse rollback)
+
+  CHECK_THROWS_WITH(NormalizedRGE({.directions = 1}), Catch::Contains("at least two perturbed losses"));
+}
