@@ -266,7 +266,7 @@ struct EigenObjective {  // generic, for Forward-Grad's dual evaluation
   }
 };
 
-enum Family { sgd, adaptive, hessian, factored, partial };
+enum Family { sgd, adaptive, hessian, factored, partial, normalized };
 struct MethodInfo {
   std::string name;
   // Which grid centre: SGD-like; per-coordinate step (sign, Adam); HiZOO's H^{-1/2} step; the factored rule's step
@@ -279,8 +279,10 @@ const std::vector<MethodInfo> kMethods = {
     {"ZOSGD", sgd},          {"ZOSGDSign", adaptive},         {"ZOSGDMomentum", sgd}, {"ZOAdam", adaptive},
     {"HiZOO", hessian},      {"ZOFactored", factored},        {"ZOSGDCons", sgd},     {"ForwardGradSGD", sgd},
     {"ZOSGDBlockwise", partial}, {"ZOSGDRandomSparse", partial},      {"SparseMeZO", partial},    {"SensitiveZOSGD", partial},
-    {"SparseHiZOO", hessian},
+    {"SparseHiZOO", hessian},    {"FZOO", normalized},
 };
+// FZOO's step does not depend on the objective's scale: one grid centre for every problem.
+double g_lr_normalized = 1e-4;
 
 constexpr double kRatio = 0.1;
 std::uint64_t g_cap = ~std::uint64_t{0};  // Monitor::cap for the next runs  // every mask keeps round(0.1 n) elements per block
@@ -331,6 +333,7 @@ Outcome run_method(P& p, const std::string& m, double lr, std::uint64_t seed, st
   if (m == "HiZOO") return drive_store(p, HiZOO(o), bytes, extra);
   if (m == "ZOFactored") return drive_store(p, ZOFactored(o), bytes, extra);
   if (m == "ZOSGDCons") return drive_store(p, ZOSGDCons(o), bytes, extra);
+  if (m == "FZOO") return drive_store(p, FZOO(o), bytes, extra);
   if (m == "ZOSGDBlockwise")
     return drive_store(p, ZOSGDBlockwise(o, BlockwiseRGE({.per_step = 1, .order = BlockOrder::random})), bytes, extra);
   if (m == "ZOSGDRandomSparse")
@@ -417,6 +420,7 @@ void run_zo(P& p, const std::string& problem, int seeds, const std::vector<std::
                           : mi.family == factored ? (p.s.lr_factored > 0 ? p.s.lr_factored : p.s.lr_adaptive)
                           : mi.family == hessian  ? p.s.lr_hessian
                           : mi.family == partial  ? p.s.lr_sgd / fraction
+                          : mi.family == normalized ? g_lr_normalized
                                                   : p.s.lr_sgd;
     Outcome best;
     double best_lr = 0;
@@ -570,6 +574,8 @@ int main(int argc, char** argv) try {
       g_over.lr_adaptive = std::stod(next());
     else if (a == "--lr-hessian")
       g_over.lr_hessian = std::stod(next());
+    else if (a == "--lr-normalized")
+      g_lr_normalized = std::stod(next());
     else if (a == "--no-zo")
       zo = false;
     else
