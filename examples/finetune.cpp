@@ -230,6 +230,12 @@ int run_method(const Args& a, R&&... rest) {
   if (a.method == "momentum") return go(ZOSGDMomentum(o, rge));
   if (a.method == "adam") return go(ZOAdam(o, rge));
   if (a.method == "factored") return go(ZOFactored(o, rge));
+  if (a.method == "fzoo") {
+    if (a.directions < 2)
+      throw std::invalid_argument("--method fzoo needs --directions 2 or more (the step is divided by the standard "
+                                  "deviation of the q losses; FZOO's paper uses 8)");
+    return go(FZOO(o, NormalizedRGE({.directions = static_cast<int>(a.directions), .direction = d})));
+  }
   return go(HiZOO(o, ThreePointRGE({.direction = d})));
 }
 
@@ -392,8 +398,8 @@ int main(int argc, char** argv) try {
   app.add_option("--train", a.train, "training file (default: the preset's under ../shared/data)");
   app.add_option("--eval", a.eval, "held-out file (default: the preset's; else a stratified 20% of --train)");
   app.add_option("--k", a.k, "training examples per class (0 = all); lm: texts")->capture_default_str();
-  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored or hizoo")
-      ->capture_default_str()->check(CLI::IsMember({"zosgd", "sign", "momentum", "adam", "factored", "hizoo"}));
+  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored, hizoo or fzoo")
+      ->capture_default_str()->check(CLI::IsMember({"zosgd", "sign", "momentum", "adam", "factored", "hizoo", "fzoo"}));
   app.add_option("--objective", a.objective, "ce (cross-entropy) or accuracy (1 - accuracy: non-differentiable)")
       ->capture_default_str()->check(CLI::IsMember({"ce", "accuracy"}));
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
