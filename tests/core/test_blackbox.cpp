@@ -1,11 +1,17 @@
 // Black-box runs (issue 12): the exact evaluation budget, RunInfo per method, the best point, the divergence guard, box
 // bounds, the span / C-pointer overloads, and block-wise over a flat buffer.
 #include <catch2/catch.hpp>
+
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <unistd.h>
+
 #include <zeroth/zeroth.hpp>
 
 using namespace zeroth;
@@ -21,6 +27,9 @@ double quadratic(const T* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) s += (1.0 + double(i % 3)) * std::pow(double(x[i]) - 0.5, 2);
   return s;
 }
+
+// A C function, as a black-box user would pass one.
+double c_quadratic(const double* x, std::size_t n) { return quadratic(x, n); }
 
 template <class V>
 bool same_bits(const V& a, const V& b) {
@@ -136,6 +145,28 @@ TEST_CASE("max_evaluations on the Eigen path and for forward-grad (q JVPs + cand
   run(ForwardGradSGD(o, ForwardGrad({.directions = 3})), 3);
   run(Optimizer<ForwardGrad, Conservative>(o, ForwardGrad({.directions = 2})), 5);
   run(HiZOO(o), 3);
+}
+
+TEST_CASE("an ask/tell loop that checks Run::step_fits stays within max_evaluations at a step boundary",
+          "[blackbox][budget]") {
+  std::vector<double> x(kDim, 0.0);
+  BufferStore store;
+  store.add("x", x.data(), x.size());
+  ZOSGDCons opt({.learning_rate = 1e-3, .max_evaluations = 52}, RGE({.directions = 2}));  // 7 per step
+  auto run = opt.run(store);
+  std::uint64_t calls = 0;
+  while (run.step_fits()) {
+    std::optional<StepInfo> done;
+    while (!done) {
+      run.ask();
+      ++calls;
+      done = run.tell(quadratic(x.data(), x.size()));
+    }
+  }
+  CHECK(run.step() == 7);
+  CHECK(calls == 49);
+  CHECK(run.state().evaluations == 49);
+  CHECK_FALSE(run.step_fits());
 }
 
 TEST_CASE("RunInfo::evaluations_per_step is the measured count per step for every method", "[blackbox][runinfo]") {
@@ -409,9 +440,15 @@ TEST_CASE("the span and C-pointer overloads take the same steps, bit for bit, as
     const Result rb =
         make(o).minimize([](std::span<const T> v) { return quadratic(v.data(), v.size()); }, std::span<T>(b));
     const Result rc = make(o).minimize([](const T* p) { return quadratic(p, kDim); }, c.data(), c.size());
+    std::vector<T> d(kDim, T(0.1));
+    Result rd = rc;
+    if constexpr (std::is_same_v<T, double>)
+      rd = make(o).minimize(c_quadratic, d.data(), d.size());
+    else
+      d = a;
     INFO(name);
-    for (const auto* v : {&a, &b, &c}) CHECK(std::memcmp(v->data(), e.data(), sizeof(T) * kDim) == 0);
-    for (const Result* r : {&ra, &rb, &rc}) {
+    for (const auto* v : {&a, &b, &c, &d}) CHECK(std::memcmp(v->data(), e.data(), sizeof(T) * kDim) == 0);
+    for (const Result* r : std::initializer_list<const Result*>{&ra, &rb, &rc, &rd}) {
       CHECK(r->loss == re.loss);
       CHECK(r->evaluations == re.evaluations);
       CHECK(r->best_loss == re.best_loss);
@@ -478,4 +515,42 @@ TEST_CASE("divergence options are validated naming the field", "[blackbox][optio
   CHECK_THROWS_WITH(ZOSGD({.divergence = {.limit = NAN}}), Catch::Contains("'divergence.limit' must not be NaN"));
   CHECK_THROWS_WITH(ZOSGD({.divergence = {.growth = 1}}),
                     Catch::Contains("'divergence.growth' must be finite and > 1"));
+}
+
+TEST_CASE("bounded runs replay and resume bit for bit", "[blackbox][bounds][replay]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("zeroth_bb_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const Options o{.learning_rate = 0.05,
+                  .epsilon = 1e-2,
+                  .max_steps = 40,
+                  .seed = 9,
+                  .evaluate_final = false,
+                  .keep_best = false,
+                  .lower_bounds = {-1},
+                  .upper_bounds = {0.8},
+                  .bound_method = BoundMethod::reflect};
+  auto f = [](const double* p, std::size_t n) {
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) s += std::pow(p[i] - 3.0, 2);
+    return s;
+  };
+  auto check = [&](auto make) {
+    std::vector<double> a(kDim, 0.0), b = a, c = a;
+    make(o).minimize(f, a.data(), a.size(), TrajectoryRecorder(dir / "t.bin"));
+    BufferStore store;
+    store.add("x0", b.data(), b.size());
+    auto replayer = make(o);
+    CHECK(replay(dir / "t.bin", store, replayer) == 40);
+    CHECK(same_bits(a, b));
+    auto split = make(o);  // 15 steps, then a second call continues to 40
+    split.minimize(f, c.data(), c.size(), StepLimit(15));
+    split.minimize(f, c.data(), c.size());
+    CHECK(split.state().step == 40);
+    CHECK(same_bits(a, c));
+  };
+  check([](Options op) { return ZOSGD(op, RGE({.directions = 2})); });
+  check([](Options op) { return ZOAdam(op); });
+  check([](Options op) { return ZOSGDCons(op); });
+  check([](Options op) { return HiZOO(op); });
+  std::filesystem::remove_all(dir);
 }

@@ -121,9 +121,6 @@ class Optimizer {
     BestPoint best(store, keep || guard);
     detail::DivergenceMonitor monitor(opt_.divergence);
     const std::uint64_t per_step = static_cast<std::uint64_t>(run.evaluations_per_step());
-    auto fits = [&](std::uint64_t n) {
-      return opt_.max_evaluations == 0 || state_.evaluations + n <= opt_.max_evaluations;
-    };
     // Every evaluation is offered to the best point while the parameters hold it (a dual's value is f at x).
     auto observed = [&](const auto& v) -> decltype(f(v)) {
       auto out = f(v);
@@ -137,7 +134,7 @@ class Optimizer {
                                   opt_.max_evaluations};
     (detail::call_begin(callbacks, info), ...);
     while (run.step() < opt_.max_steps) {
-      if (!fits(per_step + (opt_.evaluate_final ? 1 : 0))) {
+      if (!run.step_fits(opt_.evaluate_final ? 1 : 0)) {
         result.status = Status::max_evaluations;
         result.message = "reached max_evaluations = " + std::to_string(opt_.max_evaluations) + " after step " +
                          std::to_string(run.step()) + " (a step needs " + std::to_string(per_step) + ")";
@@ -188,7 +185,8 @@ class Optimizer {
       result.message = "reached max_steps = " + std::to_string(opt_.max_steps);
     }
     const bool failed = result.status == Status::non_finite_loss || result.status == Status::diverged;
-    if (opt_.evaluate_final && !failed && fits(1)) {
+    const bool final_fits = opt_.max_evaluations == 0 || state_.evaluations < opt_.max_evaluations;
+    if (opt_.evaluate_final && !failed && final_fits) {
       result.last_loss = evaluate(f, params);
       ++state_.evaluations;
       best.offer(store, result.last_loss, state_.step);

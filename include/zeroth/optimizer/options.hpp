@@ -58,7 +58,9 @@ struct Options {
   std::uint64_t max_evaluations = 0;
   /// Keep the best point evaluated and return it: minimize() copies the parameters whenever an evaluation beats the
   /// best loss so far (a copy of the trainable parameters' bytes, held for the call) and restores the best at the end,
-  /// so Result::loss == Result::best_loss. Unset: on for black-box minimize() over a span or pointer, off otherwise.
+  /// so Result::loss == Result::best_loss (a later minimize() call continues from there, not from the last point; a
+  /// trajectory replays the steps, so its replay ends at the last point).
+  /// Unset: on for black-box minimize() over a span or pointer, off otherwise.
   /// With a noisy (minibatch) objective the best is the luckiest evaluation, measured on its own batch: a low outlier,
   /// not the point with the lowest expected loss; prefer the last point, or re-evaluate candidates on held-out data.
   std::optional<bool> keep_best{};
@@ -67,6 +69,7 @@ struct Options {
   /// all, or one per coordinate. A Run sets them on its store's trainable blocks; every step's update sweep projects
   /// (or reflects) into the box, so the parameters lie in it after every step. The points evaluated within a step,
   /// x +- eps z, may lie up to eps |z_i| outside. The starting point must lie inside (checked). float32/float64 only.
+  /// Trajectories do not record the bounds: replay with the same options.
   std::vector<double> lower_bounds{};
   std::vector<double> upper_bounds{};
   BoundMethod bound_method = BoundMethod::project;

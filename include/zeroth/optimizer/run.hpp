@@ -124,6 +124,14 @@ class Run {
       return est_.evaluations();
   }
 
+  /// Whether Options::max_evaluations leaves room for a whole step and `reserve` evaluations more (always true with no
+  /// limit). An ask/tell loop that checks it before each step, as minimize() does, stops at a step boundary within the
+  /// budget:  while (run.step() < n && run.step_fits()) { ... }
+  bool step_fits(std::uint64_t reserve = 0) const noexcept {
+    return opt_.max_evaluations == 0 ||
+           state_.evaluations + static_cast<std::uint64_t>(evaluations_per_step()) + reserve <= opt_.max_evaluations;
+  }
+
   /// Records the loss at the asked point; returns the step's summary after its last evaluation (or a rollback).
   std::optional<StepInfo> tell(double loss) {
     if (!asked_) throw std::logic_error("zeroth: tell() called without ask()");
