@@ -6,6 +6,7 @@
 #include "zeroth/random/direction.hpp"
 #include "zeroth/random/philox.hpp"
 #include "zeroth/schedules/schedule.hpp"
+#include "zeroth/stores/box.hpp"
 #include "zeroth/stores/buffer_store.hpp"
 #include "zeroth/stores/dtype.hpp"
 #include "zeroth/stores/eigen_store.hpp"

@@ -50,7 +50,7 @@ class DeviceStore {
   DeviceStore& add(std::string name, T* device_data, std::size_t size, BlockFlags flags = {},
                    std::vector<std::size_t> shape = {}) {
     return add_block(Block{std::move(name), static_cast<void*>(device_data), size, dtype_of<T>(), flags,
-                           std::move(shape)});
+                           std::move(shape), {}});
   }
 
   /// Adds a block; throws std::invalid_argument for an empty or duplicate name, a float64 block or host memory.

@@ -20,7 +20,8 @@ namespace zeroth {
 /// first per_step of a permutation keyed by (seed, step)); direction k is z_k restricted to its group, with
 /// g_k = (L(x + eps z_k) - L(x - eps z_k)) / (2 eps), and g-hat = sum_k g_k z_k (each group gets its own estimate; no
 /// 1/q). Fair comparison: per_step = q spends 2q evaluations per step, as RGE with q full directions does.
-/// Groups default to one per trainable block. State: q x blocks flags; no per-parameter memory.
+/// Groups default to one per trainable block (a store with a single trainable block is refused: that would be RGE).
+/// State: q x blocks flags; no per-parameter memory.
 ///   zeroth::ZOSGDBlockwise opt({.learning_rate = 1e-3}, zeroth::BlockwiseRGE({.order = zeroth::BlockOrder::random}));
 enum class BlockOrder { cyclic, random };
 
@@ -76,6 +77,10 @@ class BlockwiseRGE {
         members_.push_back(std::move(g));
       }
     }
+    if (o_.groups.empty() && members_.size() == 1)
+      throw std::invalid_argument("zeroth: BlockwiseRGE over a single block perturbs every parameter each step (it "
+                                  "would be RGE with extra bookkeeping): split the parameters into blocks (Options::"
+                                  "blocks for a flat buffer, or more store blocks), or use RGE");
     if (members_.size() < static_cast<std::size_t>(o_.per_step))
       throw std::invalid_argument("zeroth: 'BlockwiseRGE::Options::per_step' (" + std::to_string(o_.per_step) +
                                   ") exceeds the number of groups (" + std::to_string(members_.size()) + ")");

@@ -65,10 +65,12 @@ StepInfo forward_grad_step(F& f, X& x, Run<E, R>& run) {
   using DX = Eigen::Matrix<D, X::RowsAtCompileTime, X::ColsAtCompileTime>;
   static_assert(requires(F& g, const DX& v) { g(v); },
                 "zeroth: forward-grad evaluates the objective on dual numbers: write it generically, "
-                "[](const auto& x) { ... }, over the scalar type of x");
+                "[](const auto& x) { ... }, over the scalar type of x; for an objective that only takes float or "
+                "double (a black box), use an RGE estimator instead (zeroth::ZOSGD, ZOAdam, ...)");
   using Out = std::remove_cvref_t<decltype(f(std::declval<const DX&>()))>;
   static_assert(is_dual<Out>::value, "zeroth: a forward-grad objective must return its scalar type (a zeroth::Dual "
-                                     "when evaluated on duals), not a plain number");
+                                     "when evaluated on duals), not a plain number; for a black-box objective, use "
+                                     "an RGE estimator instead (zeroth::ZOSGD, ZOAdam, ...)");
   if (run.store().blocks().size() != 1 || run.store().blocks()[0].data != static_cast<void*>(x.data()))
     throw std::logic_error("zeroth: forward_grad_step needs a run over a store of x alone");
   const auto dirs = run.begin_directional();

@@ -14,7 +14,8 @@ struct RunInfo {
   std::size_t dimension = 0;
   std::uint64_t max_steps = 0;
   std::uint64_t first_step = 0;
-  int evaluations_per_step = 0;
+  int evaluations_per_step = 0;      ///< objective evaluations of a step: the estimator's and a candidate rule's
+  std::uint64_t max_evaluations = 0;  ///< Options::max_evaluations (0: no limit)
 };
 
 namespace detail {

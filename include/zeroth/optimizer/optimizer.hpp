@@ -2,6 +2,9 @@
 // Optimizer<Estimator, Preconditioner>: minimize(objective, params, callbacks...) and ask/tell runs.
 #include <concepts>
 #include <cstdint>
+#include <optional>
+#include <span>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -11,7 +14,10 @@
 #include "zeroth/core/concepts.hpp"
 #include "zeroth/estimators/forward_grad.hpp"
 #include "zeroth/estimators/rge.hpp"
+#include "zeroth/optimizer/best_point.hpp"
 #include "zeroth/optimizer/callback_dispatch.hpp"
+#include "zeroth/optimizer/divergence.hpp"
+#include "zeroth/optimizer/flat.hpp"
 #include "zeroth/optimizer/options.hpp"
 #include "zeroth/optimizer/result.hpp"
 #include "zeroth/optimizer/run.hpp"
@@ -41,20 +47,48 @@ class Optimizer {
 
   /// Minimizes f over `params` (an Eigen vector/matrix or a BufferStore), in place, from state().step on.
   template <class F, class P, class... Callbacks>
+    requires(!std::is_pointer_v<P> && !detail::is_span<P>)
   Result minimize(F&& f, P& params, Callbacks&&... callbacks) {
     static_assert(Objective<F, P>, "zeroth: the objective must be callable as f(params) or f(), returning a "
                                    "number convertible to double");
     if constexpr (std::derived_from<P, BufferStore>) {
       static_assert(!requires { E::forward_mode; },
                     "zeroth: forward-grad evaluates the objective on dual numbers, so minimize() needs an Eigen vector "
-                    "or matrix and a generic objective; over a BufferStore, tell JVPs through run() instead");
-      return minimize_store(f, params, params, callbacks...);
+                    "or matrix and a generic objective; over a BufferStore, tell JVPs through run() instead, or use an "
+                    "RGE estimator (zeroth::ZOSGD, ZOAdam, ...) for a black-box objective");
+      return minimize_store(f, params, params, false, callbacks...);
     } else {
       static_assert(std::is_base_of_v<Eigen::PlainObjectBase<P>, P>,
-                    "zeroth: params must be an Eigen vector or matrix, or a zeroth::BufferStore");
+                    "zeroth: params must be an Eigen vector or matrix, or a zeroth::BufferStore (for a plain buffer: "
+                    "std::span<float|double>, or a pointer and a size)");
       EigenStore store(params);
-      return minimize_store(f, params, store, callbacks...);
+      return minimize_store(f, params, store, false, callbacks...);
     }
+  }
+
+  /// Black-box minimize() over a flat float/double buffer, in place. f takes std::span<const T>, (const T*, size_t)
+  /// or const T* (a C function). Options::blocks splits the buffer into blocks; Options::keep_best and the divergence
+  /// guard default to on here. With blocks = 1 it takes the same steps, bit for bit, as minimize() on an Eigen vector.
+  ///   double sphere(const double* x, std::size_t n);
+  ///   zeroth::ZOAdam opt({.learning_rate = 1e-2, .max_evaluations = 2000, .lower_bounds = {-5}, .upper_bounds = {5}});
+  ///   zeroth::Result r = opt.minimize(sphere, x.data(), x.size());
+  template <class F, FlatScalar T, class... Callbacks>
+  Result minimize(F&& f, std::span<T> x, Callbacks&&... callbacks) {
+    static_assert(!requires { E::forward_mode; },
+                  "zeroth: forward-grad needs the gradient along z, which a black-box objective over a float/double "
+                  "buffer cannot give: use an RGE estimator (zeroth::ZOSGD, ZOAdam, ZOSGDCons, ... or "
+                  "Optimizer<RGE, Rule>), or forward-grad on an Eigen vector with a generic objective");
+    static_assert(FlatObjective<F, T>, "zeroth: a black-box objective must be callable as f(std::span<const T>), "
+                                       "f(const T*, std::size_t) or f(const T*), returning a number");
+    BufferStore store = detail::flat_store(x, opt_.blocks);
+    detail::FlatCall<std::remove_reference_t<F>, T> call{f, x};
+    return minimize_store(call, store, store, true, callbacks...);
+  }
+
+  /// Black-box minimize() over the n values at x (as the std::span overload).
+  template <class F, FlatScalar T, class... Callbacks>
+  Result minimize(F&& f, T* x, std::size_t n, Callbacks&&... callbacks) {
+    return minimize(std::forward<F>(f), std::span<T>(x, n), std::forward<Callbacks>(callbacks)...);
   }
 
   /// An ask/tell run over `store`, continuing from state().
@@ -76,26 +110,50 @@ class Optimizer {
       return static_cast<double>(f());
   }
 
+  // The run of every minimize(): the step loop, the evaluation budget, the best point and the divergence guard.
+  // `black_box` (a flat buffer) turns keep_best and the guard on unless the options say otherwise.
   template <class F, class P, class... Callbacks>
-  Result minimize_store(F& f, P& params, BufferStore& store, Callbacks&... callbacks) {
+  Result minimize_store(F& f, P& params, BufferStore& store, bool black_box, Callbacks&... callbacks) {
     Run<E, R> run(store, opt_, est_, rule_, state_);
     const RunState begin = state_;
     Result result;
-    [[maybe_unused]] RunInfo info{store.dimension(), opt_.max_steps, begin.step, est_.evaluations()};
+    const bool guard = opt_.divergence.on(black_box), keep = opt_.keep_best.value_or(black_box);
+    BestPoint best(store, keep || guard);
+    detail::DivergenceMonitor monitor(opt_.divergence);
+    const std::uint64_t per_step = static_cast<std::uint64_t>(run.evaluations_per_step());
+    // Every evaluation is offered to the best point while the parameters hold it (a dual's value is f at x).
+    auto observed = [&](const auto& v) -> decltype(f(v)) {
+      auto out = f(v);
+      if constexpr (is_dual<std::remove_cvref_t<decltype(out)>>::value)
+        best.offer(store, static_cast<double>(out.v), run.step());
+      else
+        best.offer(store, static_cast<double>(out), run.step());
+      return out;
+    };
+    [[maybe_unused]] RunInfo info{store.dimension(), opt_.max_steps, begin.step, run.evaluations_per_step(),
+                                  opt_.max_evaluations};
     (detail::call_begin(callbacks, info), ...);
     while (run.step() < opt_.max_steps) {
+      if (!run.step_fits(opt_.evaluate_final ? 1 : 0)) {
+        result.status = Status::max_evaluations;
+        result.message = "reached max_evaluations = " + std::to_string(opt_.max_evaluations) + " after step " +
+                         std::to_string(run.step()) + " (a step needs " + std::to_string(per_step) + ")";
+        break;
+      }
       if constexpr (MinibatchObjective<F>) f.next_batch(run.step());
       std::optional<StepInfo> step;
       if constexpr (requires { E::forward_mode; }) {
-        if constexpr (!std::derived_from<P, BufferStore>) step = forward_grad_step(f, params, run);
+        if constexpr (!std::derived_from<P, BufferStore>) step = forward_grad_step(observed, params, run);
       } else {
         while (!step) {
           run.ask();
-          step = run.tell(evaluate(f, params));
+          const double loss = evaluate(f, params);
+          best.offer(store, loss, run.step());
+          step = run.tell(loss);
         }
       }
       state_ = run.state();
-      result.loss = step->loss;
+      result.last_loss = step->loss;
       bool go_on = true;
       std::string who;
       ((go_on = detail::call_step(callbacks, *step, run, who) && go_on), ...);
@@ -104,6 +162,17 @@ class Optimizer {
         result.message = "loss is not finite at step " + std::to_string(step->step) + " (evaluation " +
                          std::to_string(run.failed_evaluation()) + "); the step was rolled back";
         break;
+      }
+      if (guard) {
+        if (std::string why = monitor.check(step->loss); !why.empty()) {
+          result.status = Status::diverged;
+          result.best_restored = best.restore(store, opt_.threads);
+          std::ostringstream s;
+          s << "diverged at step " << step->step << ": " << why << "; rolled back to the best point (loss "
+            << best.loss() << ", step " << best.step() << ")";
+          result.message = s.str();
+          break;
+        }
       }
       if (!go_on) {
         result.status = Status::stopped;
@@ -115,10 +184,18 @@ class Optimizer {
       result.status = Status::max_steps;
       result.message = "reached max_steps = " + std::to_string(opt_.max_steps);
     }
-    if (opt_.evaluate_final && result.status != Status::non_finite_loss) {
-      result.loss = evaluate(f, params);
+    const bool failed = result.status == Status::non_finite_loss || result.status == Status::diverged;
+    const bool final_fits = opt_.max_evaluations == 0 || state_.evaluations < opt_.max_evaluations;
+    if (opt_.evaluate_final && !failed && final_fits) {
+      result.last_loss = evaluate(f, params);
       ++state_.evaluations;
+      best.offer(store, result.last_loss, state_.step);
     }
+    result.loss = result.last_loss;
+    if (keep && !result.best_restored) result.best_restored = best.restore(store, opt_.threads);
+    if (result.best_restored) result.loss = best.loss();
+    result.best_loss = best.loss();
+    result.best_step = best.step();
     result.steps = state_.step - begin.step;
     result.evaluations = state_.evaluations - begin.evaluations;
     result.seconds = run_seconds(run);

@@ -2,11 +2,15 @@
 // Options shared by every optimizer: plain aggregates, validated once with a message naming the field.
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "zeroth/schedules/schedule.hpp"
+#include "zeroth/stores/block.hpp"
 #include "zeroth/stores/dtype.hpp"
 
 namespace zeroth {
@@ -15,6 +19,23 @@ namespace zeroth {
 enum class Rollback {
   inverse,  ///< sweep back by -eps z: no extra memory; elements may end 1 ulp from where they started
   snapshot  ///< copy the trainable parameters inside the first sweep: bit-exact, costs their bytes once more
+};
+
+/// When a run counts as diverged (Status::diverged): its step loss (the mean of the step's evaluations) exceeds a
+/// bound. Each test is off at its neutral value. With f0 the first step's loss of the minimize() call and m the lowest
+/// step loss of the previous `window` steps:
+///   loss > limit,   loss > f0 + (factor - 1) |f0|  (factor f0 when f0 > 0),   loss > m + (growth - 1) |m|.
+/// On divergence minimize() restores the best point evaluated (so it keeps a copy of it, as Options::keep_best does)
+/// and ends naming the step.
+///   zeroth::ZOSGD opt({.divergence = {.enabled = true, .factor = 10}});
+struct DivergenceGuard {
+  std::optional<bool> enabled{};  ///< unset: on for black-box minimize() over a span or pointer, off otherwise
+  double factor = 100.0;          ///< a factor of the first loss (0: off; skipped when the first loss is 0)
+  double limit = std::numeric_limits<double>::infinity();  ///< an absolute bound
+  std::uint64_t window = 0;       ///< steps the growth test looks back over (0: off)
+  double growth = 10.0;           ///< a factor of the window's lowest loss (skipped when that is 0)
+
+  bool on(bool black_box) const noexcept { return enabled.value_or(black_box); }
 };
 
 /// Settings of a run.
@@ -31,6 +52,30 @@ struct Options {
   Rounding rounding = Rounding::nearest;  ///< for bfloat16/float16 blocks in the update sweep
   int threads = 0;                   ///< OpenMP threads for sweeps; 0 = OpenMP's default
   bool evaluate_final = true;        ///< evaluate the objective once more at the end for Result::loss
+  /// The most objective evaluations of the run (RunState::evaluations, the final evaluation included; 0: no limit).
+  /// minimize() starts a step only if the step's evaluations and the final one fit, so it never spends more, whatever
+  /// the method, q or candidate phase, and it stops at a step boundary (Status::max_evaluations).
+  std::uint64_t max_evaluations = 0;
+  /// Keep the best point evaluated and return it: minimize() copies the parameters whenever an evaluation beats the
+  /// best loss so far (a copy of the trainable parameters' bytes, held for the call) and restores the best at the end,
+  /// so Result::loss == Result::best_loss (a later minimize() call continues from there, not from the last point; a
+  /// trajectory replays the steps, so its replay ends at the last point).
+  /// Unset: on for black-box minimize() over a span or pointer, off otherwise.
+  /// With a noisy (minibatch) objective the best is the luckiest evaluation, measured on its own batch: a low outlier,
+  /// not the point with the lowest expected loss; prefer the last point, or re-evaluate candidates on held-out data.
+  std::optional<bool> keep_best{};
+  DivergenceGuard divergence{};
+  /// Box bounds over the trainable coordinates in store order (NLopt's names): each empty (unbounded), one value for
+  /// all, or one per coordinate. A Run sets them on its store's trainable blocks; every step's update sweep projects
+  /// (or reflects) into the box, so the parameters lie in it after every step. The points evaluated within a step,
+  /// x +- eps z, may lie up to eps |z_i| outside. The starting point must lie inside (checked). float32/float64 only.
+  /// Trajectories do not record the bounds: replay with the same options.
+  std::vector<double> lower_bounds{};
+  std::vector<double> upper_bounds{};
+  BoundMethod bound_method = BoundMethod::project;
+  /// minimize() over a flat buffer (a span or pointer): split it into this many contiguous blocks x0, x1, ... (sizes
+  /// differing by at most one), so block-wise estimators and per-block masks have blocks to work on.
+  std::size_t blocks = 1;
 
   /// Ceres style: true when valid, else false with `error` naming the field and its bound.
   bool is_valid(std::string* error) const {
@@ -52,6 +97,14 @@ struct Options {
     if (learning_rate * weight_decay >= 1.0)
       return fail("'learning_rate * weight_decay' must be < 1 (got " + num(learning_rate * weight_decay) + ")");
     if (max_steps == 0) return fail("'max_steps' must be >= 1 (got 0)");
+    const DivergenceGuard& dg = divergence;
+    if (!(dg.factor == 0.0 || (dg.factor > 1.0 && std::isfinite(dg.factor))))
+      return fail("'divergence.factor' must be 0 (off) or finite and > 1 (got " + num(dg.factor) + ")");
+    if (std::isnan(dg.limit)) return fail("'divergence.limit' must not be NaN");
+    if (!(dg.growth > 1.0 && std::isfinite(dg.growth)))
+      return fail("'divergence.growth' must be finite and > 1 (got " + num(dg.growth) + ")");
+    if (auto m = detail::check_bounds(lower_bounds, upper_bounds, 0, "Options"); !m.empty()) return fail(m);
+    if (blocks == 0) return fail("'blocks' must be >= 1 (got 0)");
     if (threads < 0) return fail("'threads' must be >= 0 (got " + std::to_string(threads) + ")");
     if (auto m = lr_schedule.check("lr_schedule"); !m.empty()) return fail(m);
     if (auto m = eps_schedule.check("eps_schedule"); !m.empty()) return fail(m);

@@ -2,6 +2,7 @@
 // What a step and a run report: status, counts, losses; numerical trouble is a status, not an exception.
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -13,6 +14,8 @@ enum class Status {
   max_steps,         ///< the step budget was spent
   stopped,           ///< a callback asked to stop (early stopping, a step or time limit)
   non_finite_loss,   ///< a loss was NaN or infinite: the step was rolled back
+  max_evaluations,   ///< the evaluation budget (Options::max_evaluations) could not pay for another step
+  diverged,          ///< the divergence guard fired: the parameters were rolled back to the best point
 };
 
 inline const char* to_string(Status s) {
@@ -21,6 +24,8 @@ inline const char* to_string(Status s) {
     case Status::max_steps: return "max_steps";
     case Status::stopped: return "stopped";
     case Status::non_finite_loss: return "non_finite_loss";
+    case Status::max_evaluations: return "max_evaluations";
+    case Status::diverged: return "diverged";
   }
   return "?";
 }
@@ -51,11 +56,20 @@ struct Result {
   Status status = Status::running;
   std::uint64_t steps = 0;        ///< steps completed in this call
   std::uint64_t evaluations = 0;  ///< objective evaluations in this call
-  double loss = 0.0;              ///< objective at the final parameters (or the last step's loss)
+  double loss = 0.0;              ///< objective at the returned parameters (best_loss when the best point was restored)
+  double last_loss = 0.0;         ///< at the last point the run reached (the final evaluation, or the last step's loss)
+  /// The lowest finite loss of any single evaluation in this call (+inf if none), at the point the parameters held
+  /// then (x + eps z for an RGE evaluation; inside the box when there are bounds), and the step it belongs to (`steps` after the first step of the call
+  /// for the final evaluation: state().step at the end).
+  double best_loss = std::numeric_limits<double>::infinity();
+  std::uint64_t best_step = 0;
+  bool best_restored = false;     ///< the parameters hold the best point (Options::keep_best, or a divergence)
   std::string message;
   double seconds = 0.0;
 
-  bool ok() const noexcept { return status == Status::max_steps || status == Status::stopped; }
+  bool ok() const noexcept {
+    return status == Status::max_steps || status == Status::stopped || status == Status::max_evaluations;
+  }
 };
 
 }  // namespace zeroth

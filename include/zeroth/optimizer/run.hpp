@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "zeroth/optimizer/options.hpp"
 #include "zeroth/optimizer/result.hpp"
 #include "zeroth/random/philox.hpp"
+#include "zeroth/stores/box.hpp"
 #include "zeroth/sweeps/snapshot.hpp"
 #include "zeroth/sweeps/sweep.hpp"
 
@@ -73,6 +75,13 @@ class Run {
   Run(S& store, const Options& options, const E& estimator, R& rule, RunState state, exec_type exec)
       : store_(store), opt_(options), est_(estimator), rule_(rule), state_(state), exec_(exec) {
     opt_.validate();
+    const bool box = !opt_.lower_bounds.empty() || !opt_.upper_bounds.empty();
+    if constexpr (std::derived_from<S, BufferStore>) {
+      if (box) set_box_bounds(store_, opt_.lower_bounds, opt_.upper_bounds, opt_.bound_method);
+      check_inside_bounds(store_);
+    } else if (box) {
+      throw std::invalid_argument("zeroth: box bounds (Options::lower_bounds, upper_bounds) are for host stores");
+    }
     const std::size_t q = static_cast<std::size_t>(est_.directions());
     seeds_.resize(q);
     norms_.resize(q);
@@ -113,6 +122,14 @@ class Run {
       return est_.evaluations() + rule_.candidates();
     else
       return est_.evaluations();
+  }
+
+  /// Whether Options::max_evaluations leaves room for a whole step and `reserve` evaluations more (always true with no
+  /// limit). An ask/tell loop that checks it before each step, as minimize() does, stops at a step boundary within the
+  /// budget:  while (run.step() < n && run.step_fits()) { ... }
+  bool step_fits(std::uint64_t reserve = 0) const noexcept {
+    return opt_.max_evaluations == 0 ||
+           state_.evaluations + static_cast<std::uint64_t>(evaluations_per_step()) + reserve <= opt_.max_evaluations;
   }
 
   /// Records the loss at the asked point; returns the step's summary after its last evaluation (or a rollback).

@@ -87,7 +87,8 @@ class DiagonalHessian {
             .rounding = c.rounding,
             .rounding_seed = c.rounding_seed,
             .active = c.active,
-            .mask = c.mask};
+            .mask = c.mask,
+            .bounded = true};
   }
 
   /// The per-element step of one update in arithmetic type C, from the context's g = (g, kappa).

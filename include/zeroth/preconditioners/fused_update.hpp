@@ -15,7 +15,7 @@
 namespace zeroth {
 
 /// The fused plan whose element function sees x0 (the step's start) and u = g-hat = (1/q) sum_k g_k n_k z_k (with the
-/// estimator's masks; the sum without 1/q when c.sum_terms).
+/// estimator's masks; the sum without 1/q when c.sum_terms). An update plan: written values keep to the blocks' bounds.
 /// Uses c.scratch_a and c.scratch_b for the coefficients.
 template <class Context>
 FusedPlan gradient_plan(Context& c) {
@@ -35,7 +35,8 @@ FusedPlan gradient_plan(Context& c) {
           .rounding = c.rounding,
           .rounding_seed = c.rounding_seed,
           .active = c.active,
-          .mask = c.mask};
+          .mask = c.mask,
+          .bounded = true};
 }
 
 /// `per` float32 values per trainable parameter, per block (empty for frozen blocks), allocated once for a layout.

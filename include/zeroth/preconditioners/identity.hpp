@@ -25,7 +25,7 @@ struct Identity {
     }
     SweepPlan p{.kind = c.direction, .seeds = c.seeds, .coeff = cd, .coeff_nodecay = cn, .scale = shrink,
                 .scale_nodecay = 1.0, .from_snapshot = c.from_snapshot, .rounding = c.rounding,
-                .rounding_seed = c.rounding_seed, .active = c.active, .mask = c.mask};
+                .rounding_seed = c.rounding_seed, .active = c.active, .mask = c.mask, .bounded = true};
     if constexpr (requires { c.stream; })
       return sweep(c.store, c.snapshot, p, c.stream);  // a device context (zeroth/cuda/fused.cuh): gpu::sweep
     else

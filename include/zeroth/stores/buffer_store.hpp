@@ -29,7 +29,8 @@ class BufferStore {
   template <class T>
   BufferStore& add(std::string name, T* data, std::size_t size, BlockFlags flags = {},
                    std::vector<std::size_t> shape = {}) {
-    return add_block(Block{std::move(name), static_cast<void*>(data), size, dtype_of<T>(), flags, std::move(shape)});
+    return add_block(
+        Block{std::move(name), static_cast<void*>(data), size, dtype_of<T>(), flags, std::move(shape), {}});
   }
 
   template <class T>
@@ -52,6 +53,17 @@ class BufferStore {
   std::size_t dimension() const noexcept { return dimension_; }
 
   const Block& block(const std::string& name) const { return detail::find_block(blocks(), name); }
+
+  /// Sets the box bounds of block `name` (float32/float64 only): the update sweeps keep its elements inside. Throws
+  /// std::invalid_argument naming the problem (a size, a NaN, lower > upper, a 16-bit block).
+  void set_bounds(const std::string& name, Bounds bounds) {
+    Block& b = detail::find_block(blocks(), name);
+    if (!bounds.empty() && b.dtype != DType::f32 && b.dtype != DType::f64)
+      throw std::invalid_argument("zeroth: bounds need a float32 or float64 block ('" + name + "' is 16-bit)");
+    if (auto e = detail::check_bounds(bounds.lower, bounds.upper, b.size, "block '" + name + "'"); !e.empty())
+      throw std::invalid_argument("zeroth: " + e);
+    b.bounds = std::move(bounds);
+  }
 
   /// Marks a block trainable or frozen (for example to fine-tune only some layers).
   void set_flags(const std::string& name, BlockFlags flags) {

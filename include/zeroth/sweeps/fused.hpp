@@ -27,6 +27,7 @@ struct FusedPlan {
   std::uint64_t rounding_seed = 0;
   std::span<const std::uint8_t> active{};  ///< per direction and block, as SweepPlan::active
   ElementMask mask{};                      ///< z_k <- m ⊙ z_k, as SweepPlan::mask
+  bool bounded = false;                    ///< bring written values into the blocks' bounds, as SweepPlan::bounded
 };
 
 namespace detail {
@@ -35,7 +36,7 @@ namespace detail {
 /// x0, u); otherwise f is only called (a read-only pass for reductions).
 template <bool Write, class T, class F>
 inline void fused_range(const FusedPlan& p, std::uint32_t block, bool decay, T* x, const T* snap, std::size_t begin,
-                        std::size_t end, F& f, SweepStats& st) {
+                        std::size_t end, F& f, SweepStats& st, const Bounds* bd) {
   using C = compute_t<T>;
   constexpr std::size_t G = random::kGroup;
   const SweepPlan sp{.kind = p.kind, .seeds = p.seeds, .active = p.active, .mask = p.mask};
@@ -54,7 +55,9 @@ inline void fused_range(const FusedPlan& p, std::uint32_t block, bool decay, T* 
       C x0 = load_elem(src[i]);
       if (back) x0 = exact::fma(s ? static_cast<C>(s[i]) : C(1), b[i - g * G], x0);  // as the device kernel
       if constexpr (Write) {
-        const auto v = static_cast<C>(f(block, decay, i, x0, u[i - g * G]));
+        auto v = static_cast<C>(f(block, decay, i, x0, u[i - g * G]));
+        if constexpr (!narrow)
+          if (bd != nullptr) v = bounded_elem(*bd, i, v);
         if constexpr (narrow)  // element i: word i % 4 of counter i / 4, as store_elem draws it
           if (group_words) {
             store_rounded(x[i], v, p.rounding, words[i & 3][(i - lo) >> 2], st);
@@ -91,7 +94,8 @@ inline SweepStats fused_ranges(BufferStore& store, Snapshot* snapshot, const Fus
         else
           f(static_cast<std::size_t>(c), blk, decay, i, x0, u);
       };
-      fused_range<Write>(p, ch.block, b.flags.decay, x, static_cast<const T*>(snap), ch.begin, ch.end, element, st);
+      fused_range<Write>(p, ch.block, b.flags.decay, x, static_cast<const T*>(snap), ch.begin, ch.end, element, st,
+                         p.bounded && !b.bounds.empty() ? &b.bounds : nullptr);
     };
     switch (b.dtype) {
       case DType::f32:

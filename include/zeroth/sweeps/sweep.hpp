@@ -3,8 +3,10 @@
 // parallel over fixed chunks; each element depends only on itself and its index, so any thread count gives the
 // same bits.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <type_traits>
@@ -46,6 +48,9 @@ struct SweepPlan {
   /// block-wise estimators.
   std::span<const std::uint8_t> active{};
   ElementMask mask{};  ///< z_k <- m ⊙ z_k for every term (sparse estimators; empty: no mask)
+  /// Bring the results into the blocks' box bounds (Block::bounds): the update sweeps of the rules set it. Blocks
+  /// without bounds take the usual path; bounded ones go element by element.
+  bool bounded = false;
 };
 
 /// Counts a sweep reports.
@@ -177,9 +182,19 @@ inline void prefetch(const void* p, bool for_write) {
 #endif
 }
 
+/// v brought into the box of element i (float32/float64 only), rounded to T without leaving it.
+template <class C>
+inline C bounded_elem(const Bounds& bd, std::size_t i, C v) {
+  const double r = bd.apply(i, static_cast<double>(v));
+  C c = static_cast<C>(r);
+  if (static_cast<double>(c) < bd.lo(i)) c = std::nextafter(c, std::numeric_limits<C>::infinity());
+  if (static_cast<double>(c) > bd.hi(i)) c = std::nextafter(c, -std::numeric_limits<C>::infinity());
+  return c;
+}
+
 template <class T>
 inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* x, T* snap, std::size_t begin,
-                        std::size_t end, SweepStats& st) {
+                        std::size_t end, SweepStats& st, const Bounds* bd = nullptr) {
   using C = compute_t<T>;
   using B = xsimd::batch<C>;
   constexpr std::size_t G = random::kGroup;
@@ -190,8 +205,8 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
   // The common case (one direction, float or 16-bit, no scale or mask): x = fma(a, x, c z) straight from the
   // generated z, the same bits as the general path without its round trip through w.
   constexpr bool narrow = std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>;
-  const bool direct = (std::is_same_v<T, float> || narrow) && p.seeds.size() == 1 && p.active.empty() &&
-                      p.mask.empty() &&
+  const bool direct = bd == nullptr && (std::is_same_v<T, float> || narrow) && p.seeds.size() == 1 &&
+                      p.active.empty() && p.mask.empty() &&
                       (p.direction_scale.empty() || p.direction_scale[block] == nullptr);
   for (std::uint64_t g = begin / G; g * G < end; ++g) {
     const std::size_t lo = std::max<std::size_t>(begin, g * G), hi = std::min<std::size_t>(end, g * G + G);
@@ -232,7 +247,9 @@ inline void sweep_chunk(const SweepPlan& p, std::uint32_t block, bool decay, T* 
       for (std::size_t i = lo; i < hi; ++i) w[i - g * G] *= p.direction_scale[block][i];
     if (p.save_snapshot) std::copy(x + lo, x + hi, snap + lo);
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      if (hi - lo == G) {
+      if (bd != nullptr) {
+        for (std::size_t i = lo; i < hi; ++i) x[i] = bounded_elem(*bd, i, std::fma(a, src[i], w[i - g * G]));
+      } else if (hi - lo == G) {
         for (std::size_t i = 0; i < G; i += B::size)
           detail::fused_fma(B(a), B::load_unaligned(src + lo + i), B::load_aligned(w + i)).store_unaligned(x + lo + i);
       } else {
@@ -272,15 +289,16 @@ inline SweepStats sweep(BufferStore& store, Snapshot* snapshot, const SweepPlan&
     const auto& ch = chunks[c];
     const Block& b = blocks[ch.block];
     void* snap = snapshot ? snapshot->block(ch.block) : nullptr;
+    const Bounds* bd = p.bounded && !b.bounds.empty() ? &b.bounds : nullptr;
     SweepStats st;
     switch (b.dtype) {
       case DType::f32:
         detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<float*>(b.data), static_cast<float*>(snap),
-                            ch.begin, ch.end, st);
+                            ch.begin, ch.end, st, bd);
         break;
       case DType::f64:
         detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<double*>(b.data), static_cast<double*>(snap),
-                            ch.begin, ch.end, st);
+                            ch.begin, ch.end, st, bd);
         break;
       case DType::bf16:
         detail::sweep_chunk(p, ch.block, b.flags.decay, static_cast<bfloat16*>(b.data), static_cast<bfloat16*>(snap),

@@ -20,9 +20,9 @@ inline std::vector<Block> model_blocks(Model& model) {
   const auto adapters = model.adapter_tensors();
   for (auto& t : model.weights().tensors())
     out.push_back(
-        Block{t.name, t.storage(), t.size, t.dtype(), {.trainable = adapters.empty(), .decay = t.decay}, t.shape});
+        Block{t.name, t.storage(), t.size, t.dtype(), {.trainable = adapters.empty(), .decay = t.decay}, t.shape, {}});
   for (auto& t : adapters)
-    out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = true, .decay = t.decay}, t.shape});
+    out.push_back(Block{t.name, t.data, t.size, DType::f32, {.trainable = true, .decay = t.decay}, t.shape, {}});
   return out;
 }
 

@@ -61,7 +61,7 @@ struct Parameter {
   /// A zeroth block over the elements (trainable as given).
   Block block(bool trainable = true) {
     void* data = dtype() == DType::f32 ? static_cast<void*>(f32.data()) : static_cast<void*>(bf16.data());
-    return Block{name, data, numel(), dtype(), {.trainable = trainable, .decay = decay}, shape};
+    return Block{name, data, numel(), dtype(), {.trainable = trainable, .decay = decay}, shape, {}};
   }
 };
 
