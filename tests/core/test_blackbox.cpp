@@ -114,6 +114,8 @@ TEST_CASE("max_evaluations is exact for every named method, with q > 1 and the c
   check_budget(
       "Factored q=2", [](Options o) { return ZOFactored(o, RGE({.directions = 2})); }, 4);
   check_budget(
+      "FZOO q=3", [](Options o) { return FZOO(o, NormalizedRGE({.directions = 3})); }, 4);
+  check_budget(
       "Block-wise 2 of 4 blocks",
       [](Options o) {
         o.blocks = 4;
@@ -192,6 +194,7 @@ TEST_CASE("RunInfo::evaluations_per_step is the measured count per step for ever
   check("Cons q=2", ZOSGDCons(o, RGE({.directions = 2})));
   check("HiZOO", HiZOO(o));
   check("Factored", ZOFactored(o));
+  check("FZOO", FZOO(o));
 }
 
 TEST_CASE("the divergence guard ends a blowing-up run with Status::diverged at the best point's bits",
@@ -378,6 +381,8 @@ TEST_CASE("box bounds hold after every step, projected or reflected, for every u
           "HiZOO", [](Options o) { return HiZOO(o); }, m, keep, float{});
       run(
           "Factored", [](Options o) { return ZOFactored(o); }, m, keep, double{});
+      run(
+          "FZOO", [](Options o) { return FZOO(o); }, m, keep, float{});
     }
 }
 
