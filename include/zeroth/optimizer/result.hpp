@@ -13,6 +13,7 @@ enum class Status {
   max_steps,         ///< the step budget was spent
   stopped,           ///< a callback asked to stop (early stopping, a step or time limit)
   non_finite_loss,   ///< a loss was NaN or infinite: the step was rolled back
+  collapsed,         ///< the objective stopped responding to the parameters (CollapseDetector)
 };
 
 inline const char* to_string(Status s) {
@@ -21,6 +22,7 @@ inline const char* to_string(Status s) {
     case Status::max_steps: return "max_steps";
     case Status::stopped: return "stopped";
     case Status::non_finite_loss: return "non_finite_loss";
+    case Status::collapsed: return "collapsed";
   }
   return "?";
 }
