@@ -25,6 +25,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,8 +44,8 @@ struct Args {
   std::string task = "sst2", task_file, train, eval, out = "runs/finetune", method = "zosgd", objective = "ce";
   std::string format, labels, verbalizers, template_, template_b, label_field = "label";  // a spec from flags
   std::size_t k = 512, batch = 16, eval_examples = 0, directions = 1, max_length = 128;
-  std::uint64_t steps = 1000, eval_every = 250, checkpoint_every = 0, seed = 0;
-  double lr = 1e-4, eps = 1e-3, weight_decay = 0.0, temperature = 0.05;
+  std::uint64_t steps = 1000, eval_every = 250, checkpoint_every = 0, seed = 0, collapse_steps = 20;
+  double lr = 1e-4, eps = 1e-3, weight_decay = 0.0, temperature = 0.05, collapse_tolerance = 2e-3;
   std::string direction = "gaussian", train_only, freeze, tune = "all";
   int threads = 0;
   bool resume = false, overwrite = false, bf16 = false;
@@ -61,6 +63,38 @@ std::vector<std::string> split_list(const std::string& s, char sep = ',') {
   return out;
 }
 
+// A path the user did not give: a default under ../shared, relative to the current folder. Throws naming the option
+// when it does not exist, with that hint.
+void require_default(const char* option, const fs::path& path) {
+  if (fs::exists(path)) return;
+  throw std::invalid_argument(std::string(option) + " '" + path.string() + "' does not exist" +
+                              (path.string().rfind("../shared", 0) == 0
+                                   ? " (the default paths are relative to the current folder: run from the repository "
+                                     "root, or give " + std::string(option) + ")"
+                                   : ""));
+}
+
+// CLI11 checks with messages a person can read (its own ranges print a 309-digit bound, and it reads "-1" into an
+// unsigned option as 2^64 - 1).
+const CLI::Validator kWholeNumber(
+    [](std::string& s) -> std::string {
+      if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return {};
+      return "must be a whole number >= 0 (got '" + s + "')";
+    },
+    "WHOLE NUMBER >= 0");
+CLI::Validator number_above(double low, bool inclusive) {
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (!s.empty() && *end == '\0' && std::isfinite(v) && (inclusive ? v >= low : v > low)) return {};
+        char bound[32];
+        std::snprintf(bound, sizeof bound, "%g", low);
+        return std::string("must be a finite number ") + (inclusive ? ">= " : "> ") + bound + " (got '" + s + "')";
+      },
+      std::string("NUMBER ") + (inclusive ? ">= " : "> ") + (low == 0 ? "0" : std::to_string(low)));
+}
+
 // Every option that changes the result (a resume must match them all); threads and --out do not.
 io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   io::Settings s;
@@ -74,7 +108,8 @@ io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   s.set("eval_examples", a.eval_examples).set("temperature", a.temperature).set("max_length", a.max_length);
   s.set("lora_rank", a.lora_rank).set("lora_alpha", a.lora_alpha).set("lora_targets", a.lora_targets);
   s.set("prefix_tokens", a.prefix_tokens).set("prefix_init", a.prefix_init).set("prefix_file", a.prefix_file);
-  s.set("bf16", a.bf16).set("rounding", a.rounding);
+  s.set("bf16", a.bf16).set("rounding", a.rounding).set("collapse_steps", a.collapse_steps);
+  s.set("collapse_tolerance", a.collapse_tolerance);
   return s;
 }
 
@@ -106,6 +141,8 @@ struct Evaluator {
   const char* metric;
   std::vector<double> steps, loss, accuracy;
   double zero_shot_accuracy = 0;
+  double tolerance;          ///< --collapse-tolerance
+  std::string equal_scores;  ///< set when the last evaluation found every class scored alike
 
   void record(std::uint64_t step, double l, double acc, const std::string& detail) {
     steps.push_back(static_cast<double>(step));
@@ -120,6 +157,9 @@ struct Evaluator {
   auto evaluate_and_record(std::uint64_t step) {
     auto ev = heldout.evaluate();
     record(step, ev.loss, ev.accuracy, describe(ev));
+    if constexpr (requires { heldout.classes(); })
+      equal_scores = tasks::equal_scores_warning(ev.predictions, ev.loss, static_cast<int>(heldout.classes()),
+                                                 tolerance);
     return ev;
   }
   std::string describe(const auto& ev) const {
@@ -158,7 +198,7 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   io::RunFolder run = a.resume ? io::RunFolder::resume(a.out, st, extra) : io::RunFolder::create(a.out, st, a.overwrite, extra);
   opt.state() = run.load_checkpoint(store, opt.preconditioner());
   const std::uint64_t start = opt.state().step;
-  Evaluator<Heldout> ev{heldout, run, a.eval_every, metric, {}, {}, {}, 0};
+  Evaluator<Heldout> ev{heldout, run, a.eval_every, metric, {}, {}, {}, 0, a.collapse_tolerance, {}};
   if (start > 0) {
     ev.reload();
     std::printf("resuming at step %llu (checkpoint of run %s)\n", static_cast<unsigned long long>(start),
@@ -190,8 +230,13 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
       trainer.size(), std::min(a.batch, trainer.size()), a.seed);
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
+  // Collapse: g exactly 0 with a loss that no longer moves, or (cross-entropy over C classes) a loss at ln C.
+  CollapseOptions collapse{.steps = a.collapse_steps, .tolerance = a.collapse_tolerance};
+  if constexpr (requires { trainer.classes(); })
+    if (a.objective == "ce") collapse.chance_loss = std::log(static_cast<double>(trainer.classes()));
   Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),
-                          TrajectoryRecorder(run.file("trajectory.bin")), ev, run.checkpointer(every));
+                          TrajectoryRecorder(run.file("trajectory.bin")), ev, run.checkpointer(every),
+                          CollapseDetector(collapse));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (r.status != Status::non_finite_loss) run.save_checkpoint(store, opt.state(), opt.preconditioner());
   const std::uint64_t done = opt.state().step;
@@ -203,7 +248,12 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   std::printf("after %llu steps: held-out loss %.4f -> %.4f, %s %.1f%% -> %.1f%%; %.1f ms/step, peak RSS %.1f MiB\n",
               static_cast<unsigned long long>(done), before_loss, ev.loss.back(), metric, 100 * before_acc,
               100 * ev.accuracy.back(), ms, static_cast<double>(ru.ru_maxrss) / 1024.0);
-  nlohmann::ordered_json summary{{"status", r.ok() ? "ok" : "failed"}, {"message", r.message},
+  std::vector<std::string> warnings;
+  if (r.status == Status::collapsed) warnings.push_back("collapsed: " + r.message);
+  if (!ev.equal_scores.empty()) warnings.push_back("held-out after " + std::to_string(done) + " steps: " + ev.equal_scores);
+  for (const auto& w : warnings) std::fprintf(stderr, "zeroth-finetune: warning: %s\n", w.c_str());
+  nlohmann::ordered_json summary{{"status", r.ok() ? "ok" : to_string(r.status)}, {"message", r.message},
+                                 {"warnings", warnings},
                                  {"steps", done}, {"seconds", seconds}, {"ms_per_step", ms},
                                  {"before", {{"loss", before_loss}, {"accuracy", before_acc}}},
                                  {"after", {{"loss", ev.loss.back()}, {"accuracy", ev.accuracy.back()}}},
@@ -212,8 +262,9 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   run.write_summary(summary);
   std::printf("wrote %s/{summary.json,eval.jsonl,metrics.jsonl,plot.png,trajectory.bin,checkpoint.bin,...}\n",
               a.out.c_str());
-  if (!r.ok()) std::fprintf(stderr, "zeroth-finetune: %s\n", r.message.c_str());
-  return r.ok() ? 0 : 1;
+  if (!r.ok() && r.status != Status::collapsed)  // a collapse was just said, as a warning
+    std::fprintf(stderr, "zeroth-finetune: %s: %s\n", to_string(r.status), r.message.c_str());
+  return r.ok() ? 0 : r.status == Status::collapsed ? 3 : 1;
 }
 
 // Runs the chosen method over `store`.
@@ -230,12 +281,8 @@ int run_method(const Args& a, R&&... rest) {
   if (a.method == "momentum") return go(ZOSGDMomentum(o, rge));
   if (a.method == "adam") return go(ZOAdam(o, rge));
   if (a.method == "factored") return go(ZOFactored(o, rge));
-  if (a.method == "fzoo") {
-    if (a.directions < 2)
-      throw std::invalid_argument("--method fzoo needs --directions 2 or more (the step is divided by the standard "
-                                  "deviation of the q losses; FZOO's paper uses 8)");
+  if (a.method == "fzoo")
     return go(FZOO(o, NormalizedRGE({.directions = static_cast<int>(a.directions), .direction = d})));
-  }
   return go(HiZOO(o, ThreePointRGE({.direction = d})));
 }
 
@@ -264,7 +311,11 @@ std::pair<std::vector<tasks::Item>, std::vector<tasks::Item>> load_items(const A
     if (!preset) throw std::invalid_argument("--train is required with a task of your own");
     const auto f = tasks::preset_files(a.task);
     train = f.train.string();
-    if (eval.empty()) eval = f.eval.string();
+    require_default("--train", train);
+    if (eval.empty() && !f.eval.empty()) {
+      eval = f.eval.string();
+      require_default("--eval", eval);
+    }
   }
   if (!eval.empty() && fs::exists(eval) && fs::exists(train) && fs::equivalent(eval, train))
     throw std::invalid_argument("--eval '" + eval + "' is the training file: held-out accuracy would be meaningless");
@@ -290,8 +341,16 @@ std::pair<std::vector<tasks::Item>, std::vector<tasks::Item>> load_items(const A
   const auto counts = tasks::class_counts(shots, classes);
   if (std::count_if(counts.begin(), counts.end(), [](auto c) { return c > 0; }) < 2)
     throw std::invalid_argument("the training data has examples of only one class");
-  if (a.k && std::any_of(counts.begin(), counts.end(), [&](auto c) { return c < a.k; }))
-    std::printf("note: some classes have fewer than k = %zu training examples\n", a.k);
+  if (a.k && std::any_of(counts.begin(), counts.end(), [&](auto c) { return c < a.k; })) {
+    std::string per_class;
+    for (std::size_t c = 0; c < counts.size(); ++c)
+      per_class += (c ? ", " : "") + s.labels[c] + ": " + std::to_string(counts[c]);
+    std::fprintf(stderr, "zeroth-finetune: warning: --k %zu is more than the training data has of some classes: "
+                 "training on %zu examples (%s), not %zu per class%s\n", a.k, shots.size(), per_class.c_str(), a.k,
+                 *std::min_element(counts.begin(), counts.end()) * 2 < *std::max_element(counts.begin(), counts.end())
+                     ? "; the classes are imbalanced"
+                     : "");
+  }
   std::printf("task %s: %zu training examples, %zu held-out\n", s.name.c_str(), shots.size(), heldout.size());
   return {std::move(shots), std::move(heldout)};
 }
@@ -324,6 +383,7 @@ int run_bert(const Args& a) {
 
 int run_llama2c(const Args& a) {
   llama2c::Model model(llama2c::load_checkpoint(a.model, a.bf16 ? DType::bf16 : DType::f32));
+  require_default("--tokenizer", a.tokenizer);
   const auto tokenizer = llama2c::Tokenizer::load(a.tokenizer, model.config().vocab_size);
   if (a.lora_rank > 0) {
     llama2c::LoraOptions lo{.rank = a.lora_rank, .alpha = static_cast<float>(a.lora_alpha), .targets = {}, .seed = a.seed};
@@ -354,6 +414,8 @@ int run_llama2c(const Args& a) {
   if (a.task == "lm") {
     if (a.objective != "ce") throw std::invalid_argument("--objective accuracy needs a classification task");
     const auto files = tasks::preset_files("sst2");
+    if (a.train.empty()) require_default("--train", files.train);
+    if (a.eval.empty()) require_default("--eval", files.eval);
     const auto texts = data::read_texts(a.train.empty() ? files.train : fs::path(a.train));
     const auto train = a.k ? data::sample_texts(texts, a.k, a.seed) : texts;
     auto eval = data::read_texts(a.eval.empty() ? files.eval : fs::path(a.eval));
@@ -376,6 +438,11 @@ int main(int argc, char** argv) try {
   for (const auto& f : io::RunFolder::files()) files_help += "  " + std::string(f.name) + ": " + std::string(f.description) + "\n";
   files_help += "  model/: the fine-tuned BERT model folder (config, tokenizer and model.safetensors)\n"
                 "Checkpoints are written every --checkpoint-every steps (default: --eval-every) and at the end.\n"
+                "Steps are counted as steps done in every file: metrics.jsonl's row \"step\": s is written after the "
+                "s-th step (1 for the first), eval.jsonl's after s steps (0 = before training), and a checkpoint at "
+                "step s resumes after s steps.\n"
+                "Exit status: 0 done, 1 a non-finite loss, 2 an error, 3 collapsed (--collapse-steps; summary.json "
+                "\"status\": \"collapsed\" and \"warnings\"), 100 and up an option CLI11 rejected.\n"
                 "Data formats (--format): tsv / csv with a header naming the columns; label_text: 'label<TAB>text' or "
                 "'label text' lines; jsonl: one object per line. Templates name fields as {column}.\n";
   CLI::App app{"Fine-tune a model with zeroth-order optimization (forward passes only)"};
@@ -397,15 +464,17 @@ int main(int argc, char** argv) try {
   app.add_option("--label-field", a.label_field, "your own task: the label's column or key")->capture_default_str();
   app.add_option("--train", a.train, "training file (default: the preset's under ../shared/data)");
   app.add_option("--eval", a.eval, "held-out file (default: the preset's; else a stratified 20% of --train)");
-  app.add_option("--k", a.k, "training examples per class (0 = all); lm: texts")->capture_default_str();
+  app.add_option("--k", a.k, "training examples per class (0 = all); lm: texts")->capture_default_str()
+      ->check(kWholeNumber);
   app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored, hizoo or fzoo")
       ->capture_default_str()->check(CLI::IsMember({"zosgd", "sign", "momentum", "adam", "factored", "hizoo", "fzoo"}));
   app.add_option("--objective", a.objective, "ce (cross-entropy) or accuracy (1 - accuracy: non-differentiable)")
       ->capture_default_str()->check(CLI::IsMember({"ce", "accuracy"}));
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
-  app.add_option("--lr", a.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt)")->capture_default_str();
+  app.add_option("--lr", a.lr, "learning rate")->capture_default_str()->check(number_above(0, false));
+  app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str()->check(number_above(0, false));
+  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt)")->capture_default_str()
+      ->check(number_above(0, true));
   app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--directions", a.directions, "directions q per step")->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--direction", a.direction, "gaussian, rademacher or sphere")
@@ -414,24 +483,34 @@ int main(int argc, char** argv) try {
                                    "frozen embeddings), all+head")
       ->capture_default_str()->check(CLI::IsMember({"all", "head", "all+head"}));
   app.add_option("--temperature", a.temperature, "BERT: logits are cosine similarities over this")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(number_above(0, false));
   app.add_option("--max-length", a.max_length, "BERT: tokens per input")->capture_default_str()->check(CLI::Range(2, 512));
   app.add_option("--train-only", a.train_only, "train only tensors whose name contains one of these (comma-separated)");
   app.add_option("--freeze", a.freeze, "freeze tensors whose name contains one of these (comma-separated), e.g. "
                                        "word_embeddings: a lookup table's rows outside a batch only gather noise");
-  app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str();
+  app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str()->check(kWholeNumber);
   app.add_option("--threads", a.threads, "OpenMP threads of the sweeps (0 = all); results do not depend on it")
       ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--eval-every", a.eval_every, "steps between held-out evaluations (0 = before/after only)")
-      ->capture_default_str();
-  app.add_option("--checkpoint-every", a.checkpoint_every, "steps between checkpoints (0 = as --eval-every)");
-  app.add_option("--eval-examples", a.eval_examples, "held-out examples evaluated (0 = all)")->capture_default_str();
+      ->capture_default_str()->check(kWholeNumber);
+  app.add_option("--checkpoint-every", a.checkpoint_every, "steps between checkpoints (0 = as --eval-every)")
+      ->check(kWholeNumber);
+  app.add_option("--eval-examples", a.eval_examples, "held-out examples evaluated (0 = all)")->capture_default_str()
+      ->check(kWholeNumber);
+  app.add_option("--collapse-steps", a.collapse_steps, "end the run as collapsed (exit 3) after this many steps in "
+                                                       "a row with g exactly 0 and an unchanged loss, or (ce) a loss "
+                                                       "within --collapse-tolerance of ln C (equal scores); 0 = never")
+      ->capture_default_str()->check(kWholeNumber);
+  app.add_option("--collapse-tolerance", a.collapse_tolerance, "how near ln C a loss counts as equal scores (a "
+                                                               "warning too when the final held-out loss is there)")
+      ->capture_default_str()->check(number_above(0, true));
   app.add_option("--out", a.out, "output folder")->capture_default_str();
   app.add_flag("--resume", a.resume, "continue the run in --out from its last checkpoint");
   app.add_flag("--overwrite", a.overwrite, "replace the run in --out");
   auto* lora = app.add_option("--lora-rank", a.lora_rank, "train rank-R LoRA adapters instead of the weights")
                    ->check(CLI::Range(1, 4096));
-  app.add_option("--lora-alpha", a.lora_alpha, "LoRA scale (adapters add alpha/R B A x)")->capture_default_str()->needs(lora);
+  app.add_option("--lora-alpha", a.lora_alpha, "LoRA scale (adapters add alpha/R B A x)")->capture_default_str()
+      ->check(number_above(0, false))->needs(lora);
   app.add_option("--lora-targets", a.lora_targets, "LoRA projections: BERT query,key,value,attention.output,"
                                                    "intermediate,output (default query,value); llama2.c wq..w3 "
                                                    "(default wq,wv)")->needs(lora);
@@ -444,6 +523,9 @@ int main(int argc, char** argv) try {
   app.add_option("--rounding", a.rounding, "storing bfloat16 updates: nearest or stochastic")
       ->capture_default_str()->check(CLI::IsMember({"nearest", "stochastic"}));
   CLI11_PARSE(app, argc, argv);
+  if (a.method == "fzoo" && a.directions < 2)
+    throw std::invalid_argument("--method fzoo needs --directions 2 or more (the step is divided by the standard "
+                                "deviation of the q losses; FZOO's paper uses 8)");
   if (!fs::exists(a.model))
     throw std::invalid_argument("--model '" + a.model + "' does not exist" +
                                 (a.model.rfind("../shared", 0) == 0 ? " (the default paths are relative to the "

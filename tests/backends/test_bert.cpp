@@ -20,22 +20,19 @@
 #include <zeroth/tasks/presets.hpp>
 #include <zeroth/tasks/sampling.hpp>
 #include <zeroth/zeroth.hpp>
+#include "support/temp_file.hpp"
 
 using namespace zeroth;
 using bert::RowMatrix;
 namespace fs = std::filesystem;
 
 namespace {
+
+using zeroth::test::TempDir;
+using zeroth::test::TempFile;
+using zeroth::test::error_of;
 const fs::path kModel = fs::path(ZEROTH_SHARED_DIR) / "models/all-MiniLM-L6-v2";
 const fs::path kFixture = fs::path(ZEROTH_SOURCE_DIR) / "tests/fixtures/bert/minilm_reference.json";
-
-// A temporary folder removed at scope exit.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("zeroth_bert_" + std::to_string(::getpid()) + "_" +
-                                               std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // The reference cases: ids, token types and the float64 outputs.
 struct Case {
@@ -190,6 +187,12 @@ TEST_CASE("bert: config.json and weight errors name the file and the problem", "
   CHECK_THROWS_WITH(bert::load_weights(dir.path / "model.safetensors", real),
                     Catch::Contains("missing tensor 'encoder.layer.5.output.LayerNorm.bias'"));
   CHECK_THROWS_WITH(bert::load_encoder(dir.path / "nothing"), Catch::Contains("not a model folder"));
+  // A weight that is not a number is named (before: loaded, and every loss was NaN).
+  w.tensors[3].f32[7] = std::nanf("");
+  bert::save_weights(dir.path / "model.safetensors", w.tensors);
+  for (auto dtype : {DType::f32, DType::bf16})
+    CHECK_THROWS_WITH(bert::load_weights(dir.path / "model.safetensors", real, dtype),
+                      Catch::Contains("tensor '" + w.tensors[3].name + "' holds a NaN or an infinity at element 7"));
 }
 
 TEST_CASE("bert: LoRA starts at the base model, trains only the adapters and merges into the saved folder",

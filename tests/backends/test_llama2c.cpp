@@ -12,17 +12,27 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <limits>
+
 #include "zeroth/backends/llama2c.hpp"
+#include "zeroth/backends/llama2c/prefix_file.hpp"
 #include "zeroth/backends/llama2c/reference.hpp"
 #include "fixtures.hpp"
+#include "support/temp_file.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #error "define ZEROTH_SHARED_DIR to the shared data folder"
 #endif
 
 namespace {
+
+using zeroth::test::TempDir;
+using zeroth::test::TempFile;
+using zeroth::test::error_of;
 
 namespace fs = std::filesystem;
 using namespace zeroth::llama2c;
@@ -43,14 +53,6 @@ void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-
-// A scratch folder removed at the end of each test.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("zeroth_llama2c_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
 
 const Weights& stories() {
   static const Weights w = load_checkpoint(legacy_path);
@@ -246,7 +248,114 @@ TEST_CASE("llama2c: corrupt tokenizer files throw naming the file", "[llama2c]")
   write_bytes(path, bytes + "x");
   CHECK_THROWS_WITH(Tokenizer::load(path, 512), Contains(path.string()) && Contains("trailing"));
   CHECK_THROWS_WITH(Tokenizer::load(path, 511), Contains(path.string()) && Contains("trailing"));
-  CHECK_THROWS_WITH(Tokenizer::load(tokenizer_path, 513), Contains("truncated"));
+  // A whole tokenizer of another size is another model's, not a truncated or overlong one.
+  CHECK_THROWS_WITH(Tokenizer::load(tokenizer_path, 513),
+                    Contains("holds 512 tokens, but the model's vocab_size is 513") && Contains("another model"));
+}
+
+// The pieces of tok512.bin: its header, then each token's bytes (score, length, text).
+std::pair<std::string, std::vector<std::string>> tokenizer_pieces() {
+  const std::string bytes = read_bytes(tokenizer_path);
+  std::vector<std::string> tokens;
+  std::size_t pos = 4;
+  while (pos < bytes.size()) {
+    std::int32_t len;
+    std::memcpy(&len, bytes.data() + pos + 4, 4);
+    tokens.push_back(bytes.substr(pos, 8 + static_cast<std::size_t>(len)));
+    pos += 8 + static_cast<std::size_t>(len);
+  }
+  return {bytes.substr(0, 4), tokens};
+}
+
+TEST_CASE("llama2c: a tokenizer of another vocabulary is named as such, not as truncated or overlong", "[llama2c]") {
+  TempDir dir;
+  const auto [header, tokens] = tokenizer_pieces();
+  REQUIRE(tokens.size() == 512);
+  std::string fewer = header, more = header;
+  for (std::size_t i = 0; i < 400; ++i) fewer += tokens[i];
+  for (std::size_t i = 0; i < 600; ++i) more += tokens[i % 512];
+  write_bytes(dir / "fewer.bin", fewer);
+  write_bytes(dir / "more.bin", more);
+  // Before: "'fewer.bin' is truncated: expected 4 bytes of token 400" and "has 1230 unexpected trailing bytes".
+  CHECK_THROWS_WITH(Tokenizer::load(dir / "fewer.bin", 512),
+                    Contains((dir / "fewer.bin").string()) && Contains("holds 400 tokens") &&
+                        Contains("vocab_size is 512") && !Contains("truncated"));
+  CHECK_THROWS_WITH(Tokenizer::load(dir / "more.bin", 512),
+                    Contains("holds 600 tokens") && Contains("vocab_size is 512") && !Contains("trailing"));
+  CHECK(Tokenizer::load(dir / "fewer.bin", 400).vocab_size() == 400);
+}
+
+TEST_CASE("llama2c: a vocabulary too small for BOS and EOS is refused when the tokenizer loads", "[llama2c]") {
+  TempDir dir;
+  const auto [header, tokens] = tokenizer_pieces();
+  for (int n : {1, 2}) {
+    std::string file = header;
+    for (int i = 0; i < n; ++i) file += tokens[static_cast<std::size_t>(i)];
+    write_bytes(dir / "tiny.bin", file);
+    INFO(n << " tokens");
+    // Before: loaded, then std::out_of_range from decode_piece (BOS = 1, EOS = 2 are not in it).
+    CHECK_THROWS_WITH(Tokenizer::load(dir / "tiny.bin", n),
+                      Contains("vocab_size " + std::to_string(n)) && Contains("BOS = 1 and EOS = 2"));
+  }
+}
+
+TEST_CASE("llama2c: a folder given as tokenizer or prefix file is named as a folder", "[llama2c]") {
+  TempDir dir;
+  // Before: "basic_filebuf::underflow error reading the file: Is a directory", naming nothing.
+  CHECK_THROWS_WITH(Tokenizer::load(dir.path, 512), Contains(dir.path.string()) && Contains("is a folder, not a file"));
+  CHECK_THROWS_WITH(load_prefix(dir.path, stories().config),
+                    Contains(dir.path.string()) && Contains("is a folder, not a file"));
+}
+
+TEST_CASE("llama2c: a checkpoint holding a NaN or an infinity is refused, naming the tensor and element", "[llama2c]") {
+  TempDir dir;
+  const std::string bytes = read_bytes(legacy_path);
+  const std::size_t dim = 64, vocab = 512;
+  struct Case {
+    std::size_t float_index;  // after the 7-int header
+    float value;
+    const char* tensor;
+    const char* what;
+  };
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const Case& c : {Case{100, std::nanf(""), "tok_embeddings", "NaN at element 100"},
+                        Case{vocab * dim + 3, -inf, "layers.0.attention_norm", "-inf at element 3"}}) {
+    std::string b = bytes;
+    std::memcpy(b.data() + 28 + 4 * c.float_index, &c.value, 4);
+    const auto path = dir / "bad.bin";
+    write_bytes(path, b);
+    INFO(c.tensor);
+    // Before: loaded; the fine-tuner then printed "before: held-out loss nan".
+    for (auto dtype : {zeroth::DType::f32, zeroth::DType::bf16})
+      CHECK_THROWS_WITH(load_checkpoint(path, dtype),
+                        Contains(path.string()) && Contains(std::string("tensor '") + c.tensor + "'") &&
+                            Contains(c.what));
+  }
+}
+
+TEST_CASE("llama2c: a write that fails part-way (a full disk) names the file and the error", "[llama2c]") {
+  TempDir dir;
+  const auto path = dir / "out.bin";
+  // A file-size limit makes write(2) fail with EFBIG part-way through the model, as a full disk fails with ENOSPC.
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 100000;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  std::string message;
+  try {
+    save_checkpoint(path, stories(), Format::legacy);
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, previous);
+  // A regression test: io::write_atomic already turned the inner "zeroth: short write" into this message (8e16f1e);
+  // detail::write_raw now names the file and errno itself too.
+  CHECK_THAT(message, Contains("writing '" + path.string() + "' failed") && Contains("File too large"));
+  CHECK_FALSE(fs::exists(path));
+  for (const auto& e : fs::directory_iterator(dir.path)) FAIL("left behind: " << e.path());
 }
 
 TEST_CASE("llama2c: batched forward over ragged sequences matches the reference per token", "[llama2c]") {

@@ -132,8 +132,12 @@ TEST_CASE("loggers write one row per step", "[io][callbacks]") {
   int rows = 0;
   while (std::getline(csv, line)) ++rows;
   CHECK(rows == 8);
-  std::getline(jl, line);
-  CHECK_THAT(line, Catch::StartsWith("{\"step\":0,\"loss\":") && Catch::Contains("\"rolled_back\":false}"));
+  std::getline(jl, line);  // "step" counts steps done, as eval.jsonl and checkpoints do: 1 after the first
+  CHECK_THAT(line, Catch::StartsWith("{\"step\":1,\"loss\":") && Catch::Contains("\"rolled_back\":false}"));
+  std::ifstream csv_again(dir / "l.csv");
+  std::getline(csv_again, line);  // the header
+  std::getline(csv_again, line);
+  CHECK_THAT(line, Catch::StartsWith("1,"));
 }
 
 TEST_CASE("replay rejects a kept-candidate index that is not an exact integer in range, naming the step", "[io][cons]") {

@@ -109,6 +109,38 @@ TEST_CASE("callbacks see every step and can stop the run", "[optimizer][callback
   CHECK(r3.steps == 51);  // the first step sets the best; 50 more without improvement
 }
 
+TEST_CASE("CollapseDetector ends a run that no longer responds with Status::collapsed, and nothing else", "[optimizer][callbacks]") {
+  Eigen::VectorXf x = Eigen::VectorXf::Ones(50);
+  // A model collapsed to equal scores: every evaluation is exactly ln 2, so g is exactly 0 and no update moves it.
+  auto collapsed = [](const Eigen::VectorXf&) { return std::log(2.0); };
+  Result r = ZOSGD({.max_steps = 1000}).minimize(collapsed, x, CollapseDetector({.steps = 20}));
+  CHECK(r.status == Status::collapsed);
+  CHECK_FALSE(r.ok());  // before: "reached max_steps", ok, after 1000 steps
+  CHECK(r.steps == 21);  // the first step sets the loss; 20 more with g = 0 and that loss
+  CHECK_THAT(r.message, Catch::Contains("projected gradient was exactly 0") && Catch::Contains("0.693147181") &&
+                            Catch::Contains("20 steps in a row (steps 2 to 21"));
+  CHECK(std::string(to_string(r.status)) == "collapsed");
+
+  // Scores nearly equal but not exactly (a BERT encoder collapsed at too large a learning rate): the loss within
+  // the tolerance of chance on every batch, g small but not 0.
+  std::uint64_t calls = 0;
+  auto near_chance = [&](const Eigen::VectorXf&) { return std::log(2.0) + 5e-5 * std::sin(double(++calls)); };
+  CollapseDetector near({.steps = 10, .chance_loss = std::log(2.0), .tolerance = 1e-4});
+  Result r2 = ZOSGD({.max_steps = 1000}).minimize(near_chance, x, near);
+  CHECK(r2.status == Status::collapsed);
+  CHECK(r2.steps == 10);
+  CHECK_THAT(r2.message, Catch::Contains("within 0.0001 of chance (0.693147"));
+
+  // A run that learns is never flagged; nor is a flat objective with the detector off (steps = 0).
+  IllConditioned f(50);
+  Eigen::VectorXf y = Eigen::VectorXf::Ones(50);
+  Result r3 = ZOSGD({.learning_rate = 1e-3, .max_steps = 300}).minimize(
+      f, y, CollapseDetector({.steps = 5, .chance_loss = std::log(2.0)}));
+  CHECK(r3.status == Status::max_steps);
+  Result r4 = ZOSGD({.max_steps = 100}).minimize(collapsed, x, CollapseDetector({.steps = 0}));
+  CHECK(r4.status == Status::max_steps);
+}
+
 TEST_CASE("a minibatch objective shows both evaluations of a step the same batch", "[optimizer][minibatch]") {
   const std::size_t n = 100, bsz = 10;
   std::vector<std::vector<std::size_t>> seen;

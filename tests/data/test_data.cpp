@@ -14,6 +14,7 @@
 #include "zeroth/data/load.hpp"
 #include "zeroth/data/sampling.hpp"
 #include "zeroth/data/text.hpp"
+#include "support/temp_file.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #define ZEROTH_SHARED_DIR "../shared"
@@ -25,33 +26,14 @@ using zd::Task;
 
 namespace {
 
+using zeroth::test::TempDir;
+using zeroth::test::TempFile;
+using zeroth::test::error_of;
+
 fs::path data_dir() { return fs::path(ZEROTH_SHARED_DIR) / "data"; }
 
 std::vector<std::size_t> counts(const std::vector<zd::Example>& data, Task task) {
   return zd::class_counts(data, zd::num_classes(task));
-}
-
-// A file under the temp directory holding `contents`, removed when it goes out of scope.
-struct TempFile {
-  fs::path path;
-  TempFile(const std::string& name, const std::string& contents)
-      : path(fs::temp_directory_path() / ("zeroth_data_test_" + std::to_string(::getpid()) + "_" + name)) {
-    std::ofstream(path, std::ios::binary) << contents;
-  }
-  ~TempFile() { fs::remove(path); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-};
-
-// The std::runtime_error message `f` throws; fails the test if it throws nothing.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  FAIL("no std::runtime_error thrown");
-  return {};
 }
 
 // Loads `contents` as `task` and returns the error, which must name file:line and contain `problem`.

@@ -304,7 +304,12 @@ TEST_CASE("a killed run resumed through its folder equals the uninterrupted one,
   }
   auto rf = RunFolder::resume(dir, settings());
   REQUIRE(rf.checkpoint_step() == 60);
-  CHECK(steps_of(dir / "metrics.jsonl").size() == 60);  // rows of steps 0..59
+  // Both logs number rows by steps done: metrics.jsonl keeps the rows of steps 1..60, the checkpoint's step last.
+  CHECK(steps_of(dir / "metrics.jsonl") == [] {
+    std::vector<std::uint64_t> v(60);
+    for (std::uint64_t i = 0; i < 60; ++i) v[i] = i + 1;
+    return v;
+  }());
   CHECK_FALSE(rf.has_evaluation(60));
   CHECK(rf.has_evaluation(40));
   if (!rf.has_evaluation(rf.checkpoint_step())) evaluate(rf, rf.checkpoint_step());
@@ -315,7 +320,7 @@ TEST_CASE("a killed run resumed through its folder equals the uninterrupted one,
                   rf.checkpointer(20));
   CHECK(resumed.w == full.w);
   std::vector<std::uint64_t> expect(100);
-  for (std::uint64_t i = 0; i < 100; ++i) expect[i] = i;
+  for (std::uint64_t i = 0; i < 100; ++i) expect[i] = i + 1;
   CHECK(steps_of(dir / "metrics.jsonl") == expect);
   CHECK(steps_of(dir / "eval.jsonl") == std::vector<std::uint64_t>{0, 20, 40, 60});
   CHECK(rf.checkpoint_step() == 100);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "zeroth/io/safetensors.hpp"
+#include "support/temp_file.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #define ZEROTH_SHARED_DIR "../shared"
@@ -29,20 +30,11 @@ using zio::TensorRef;
 
 namespace {
 
-fs::path minilm() { return fs::path(ZEROTH_SHARED_DIR) / "models" / "all-MiniLM-L6-v2" / "model.safetensors"; }
+using zeroth::test::TempDir;
+using zeroth::test::TempFile;
+using zeroth::test::error_of;
 
-// A directory under the temp directory, removed with its contents when it goes out of scope.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("zeroth_io_test_" + std::to_string(::getpid()) + "_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+fs::path minilm() { return fs::path(ZEROTH_SHARED_DIR) / "models" / "all-MiniLM-L6-v2" / "model.safetensors"; }
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -67,18 +59,6 @@ std::string entry(const std::string& name, const std::string& dtype, const std::
                   const std::string& offsets) {
   return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":" + offsets + "}";
 }
-
-template <class E = std::runtime_error>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("no exception of the expected type thrown");
-  return {};
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Opens `bytes` as a file, expecting a rejection that starts with the file's name and contains each of `parts`; the

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include "zeroth/tasks/report.hpp"
 #include "zeroth/tasks/sampling.hpp"
 #include "zeroth/tasks/spec.hpp"
+#include "support/temp_file.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #define ZEROTH_SHARED_DIR "../shared"
@@ -34,31 +36,11 @@ using zt::TaskSpec;
 
 namespace {
 
+using zeroth::test::TempDir;
+using zeroth::test::TempFile;
+using zeroth::test::error_of;
+
 fs::path data_dir() { return fs::path(ZEROTH_SHARED_DIR) / "data"; }
-
-// A file under the temp directory holding `contents`, removed when it goes out of scope.
-struct TempFile {
-  fs::path path;
-  TempFile(const std::string& name, const std::string& contents)
-      : path(fs::temp_directory_path() / ("zeroth_task_test_" + std::to_string(::getpid()) + "_" + name)) {
-    std::ofstream(path, std::ios::binary) << contents;
-  }
-  ~TempFile() { fs::remove(path); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-};
-
-// The message of the exception of type E that `f` throws; fails the test if it throws none.
-template <class E = std::runtime_error>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("nothing thrown");
-  return {};
-}
 
 // Loads `contents` with `spec`; the error must name file:line and contain each of `parts`.
 void check_rejected(const TaskSpec& spec, const std::string& name, const std::string& contents, std::size_t line,
@@ -585,6 +567,28 @@ TEST_CASE("tasks: stratified split keeps class proportions and is fixed by the s
   CHECK_THROWS_AS(zt::stratified_split(cb, 1.5, 1), std::invalid_argument);
   const auto test = zt::load(zt::preset("cb", ModelKind::causal_lm), data_dir() / "superglue/CB/test.jsonl", false);
   CHECK_THROWS_AS(zt::stratified_split(test, 0.5, 1), std::invalid_argument);
+}
+
+TEST_CASE("tasks: a folder given as a data file is named as a folder, not as an empty file", "[tasks][errors]") {
+  const TempDir dir("data_folder");
+  const TaskSpec sst2 = zt::preset("sst2", ModelKind::causal_lm);
+  // Before: "zeroth: <dir>: no examples (empty file)".
+  CHECK(error_of([&] { zt::load(sst2, dir.path); }) == "zeroth: " + dir.path.string() + ": is a folder, not a file");
+}
+
+TEST_CASE("tasks: equal scores for every class (a collapsed classifier) are recognised", "[tasks][report]") {
+  const std::vector<int> same{1, 1, 1, 1}, mixed{1, 0, 1, 1};
+  const double ln2 = std::log(2.0), ln3 = std::log(3.0);
+  CHECK_THAT(zt::equal_scores_warning(same, ln2, 2),
+             Catch::Contains("within 0.002 of ln 2 = 0.693147") &&
+                 Catch::Contains("(predictions: 0 of class 0, 4 of class 1)") && Catch::Contains("same score"));
+  // Nearly equal scores still split predictions by a hair (a collapsed BERT encoder): the loss is what tells.
+  CHECK_THAT(zt::equal_scores_warning(mixed, ln2 + 1e-3, 2), Catch::Contains("1 of class 0, 3 of class 1"));
+  CHECK_FALSE(zt::equal_scores_warning(same, ln3 - 5e-4, 3).empty());
+  CHECK(zt::equal_scores_warning(same, ln2 - 0.01, 2).empty());  // one class, but not equal scores: a biased model
+  CHECK(zt::equal_scores_warning(same, ln2 + 1e-3, 2, 1e-4).empty());
+  CHECK(zt::equal_scores_warning(same, std::nan(""), 2).empty());
+  CHECK(zt::equal_scores_warning(same, 0.0, 1).empty());
 }
 
 TEST_CASE("tasks: majority baseline and accuracy report", "[tasks][report]") {

@@ -21,6 +21,7 @@
 #include "zeroth/tokenizers/bert_pre_tokenizer.hpp"
 #include "zeroth/tokenizers/bert_tokenizer.hpp"
 #include "zeroth/tokenizers/wordpiece.hpp"
+#include "support/temp_file.hpp"
 
 #ifndef ZEROTH_SHARED_DIR
 #define ZEROTH_SHARED_DIR "../shared"
@@ -30,6 +31,10 @@ namespace zt = zeroth::tokenizers;
 namespace fs = std::filesystem;
 
 namespace {
+
+using zeroth::test::TempDir;
+using zeroth::test::TempFile;
+using zeroth::test::error_of;
 
 fs::path shared_dir() { return fs::path(ZEROTH_SHARED_DIR); }
 fs::path model_dir() { return shared_dir() / "models" / "all-MiniLM-L6-v2"; }
@@ -47,34 +52,6 @@ const zt::BertTokenizer& minilm() {
   static const zt::BertTokenizer tokenizer = zt::BertTokenizer::from_folder(model_dir());
   return tokenizer;
 }
-
-// A folder under the temp directory, removed with everything in it when it goes out of scope.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("zeroth_tokenizer_test_" + std::to_string(::getpid()) + "_" + name)) {
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path write(const std::string& file, const std::string& contents) const {
-    std::ofstream(path / file, std::ios::binary) << contents;
-    return path / file;
-  }
-};
-
-template <class E = std::runtime_error>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("nothing thrown");
-  return {};
-}
-
 std::string show_ids(const std::vector<int>& ids) {
   std::string s;
   for (int id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);

@@ -1,5 +1,7 @@
 #pragma once
 // CsvLogger and JsonlLogger: one row per step (step, loss, lr, eps, g_0, evaluations, seconds), flushed each step.
+// "step" is the number of steps done once the row's step is taken (1 for the first; StepInfo::step + 1), the
+// numbering of eval.jsonl and checkpoints, so that the row "step": s and a checkpoint at step s describe one moment.
 // A failed write (a full disk) throws naming the file and the error, rather than leaving a log cut short.
 #include <cerrno>
 #include <cstdio>
@@ -60,7 +62,7 @@ class CsvLogger {
   }
   void on_step(const StepInfo& s) {
     std::string row;
-    detail::append_format(row, "%llu,%.9g,%.9g,%.9g,%.9g,%llu,%.6f,%d\n", static_cast<unsigned long long>(s.step),
+    detail::append_format(row, "%llu,%.9g,%.9g,%.9g,%.9g,%llu,%.6f,%d\n", static_cast<unsigned long long>(s.step + 1),
                           s.loss, s.learning_rate, s.epsilon,
                           s.projected_gradient.empty() ? 0.0 : s.projected_gradient[0],
                           static_cast<unsigned long long>(s.evaluations), s.seconds, s.rolled_back ? 1 : 0);
@@ -71,14 +73,14 @@ class CsvLogger {
   detail::LineFile file_;
 };
 
-/// Writes one JSON object per step: {"step":..,"loss":..,"lr":..,"eps":..,"g":[..],"evaluations":..,"seconds":..}.
+/// Writes one JSON object per step ("step": steps done, from 1): {"step":..,"loss":..,"lr":..,"eps":..,"g":[..],"evaluations":..,"seconds":..}.
 class JsonlLogger {
  public:
   explicit JsonlLogger(const std::filesystem::path& path, bool append = false) : file_(path, append) {}
   void on_step(const StepInfo& s) {
     std::string row;
     detail::append_format(row, "{\"step\":%llu,\"loss\":%s,\"lr\":%.9g,\"eps\":%.9g,\"g\":[",
-                          static_cast<unsigned long long>(s.step), number(s.loss).c_str(), s.learning_rate, s.epsilon);
+                          static_cast<unsigned long long>(s.step + 1), number(s.loss).c_str(), s.learning_rate, s.epsilon);
     for (std::size_t k = 0; k < s.projected_gradient.size(); ++k)
       row += (k ? "," : "") + number(s.projected_gradient[k]);
     detail::append_format(row, "],\"evaluations\":%llu,\"seconds\":%.6f,\"vanished\":%zu,\"rolled_back\":%s}\n",

@@ -101,9 +101,11 @@ inline constexpr RunFile kRunFiles[] = {
     {"checkpoint.json", "ties checkpoint.bin to the run: run id, step, size and hash (written after it)"},
     {"checkpoint.next.bin", "a checkpoint being written (completed or removed by --resume)"},
     {"trajectory.bin", "per step: seed, learning rate, epsilon, projected gradients (replays the run bit for bit)"},
-    {"metrics.jsonl", "one JSON row per step: \"step\" (its index from 0), loss, lr, eps, g, evaluations, seconds"},
+    {"metrics.jsonl", "one JSON row per step: \"step\" (steps done: 1 for the first), loss, lr, eps, g, evaluations, "
+                      "seconds"},
     {"eval.jsonl", "one JSON row per held-out evaluation: \"step\" (steps done, 0 = before training), loss, accuracy"},
-    {"summary.json", "the outcome: before/after metrics, wall time, status, settings"},
+    {"summary.json", "the outcome: status (ok, collapsed, non_finite_loss), message, warnings, before/after metrics, "
+                     "wall time, settings"},
     {"model.bin", "the fine-tuned model"},
     {"prefix.bin", "the trained prefix (prefix tuning)"},
     {"plot.png", "held-out loss and accuracy against steps"},
@@ -346,13 +348,9 @@ class RunFolder {
     for (const auto& e : fs::directory_iterator(dir))
       if (rf.stale_temporary(e.path().filename().string()) && !e.is_directory()) fs::remove(e.path());
     rf.recover_checkpoint();
-    // metrics.jsonl numbers a step by its index (the checkpoint's step is the next one), eval.jsonl by steps done.
+    // Both logs number a row by steps done (the checkpoint's step is the last row to keep).
     const std::uint64_t step = rf.checkpoint_step();
-    if (step == 0) {
-      if (fs::exists(rf.file("metrics.jsonl"))) fs::resize_file(rf.file("metrics.jsonl"), 0);
-    } else {
-      truncate_jsonl(rf.file("metrics.jsonl"), step - 1);
-    }
+    truncate_jsonl(rf.file("metrics.jsonl"), step);
     truncate_jsonl(rf.file("eval.jsonl"), step);
     return rf;
   }

@@ -33,8 +33,10 @@ void call_begin(C& c, const RunInfo& i) {
   if constexpr (requires { c.on_begin(i); }) c.on_begin(i);
 }
 
+/// Calls c's on_step; when it asks to stop (the first to do so this step), names it in `who` and sets `why` to its
+/// stop_status() where it has one (Status::stopped otherwise).
 template <class C, class RunT>
-bool call_step(C& c, const StepInfo& i, RunT& run, std::string& who) {
+bool call_step(C& c, const StepInfo& i, RunT& run, std::string& who, Status& why) {
   bool go = true;
   if constexpr (requires { { c.on_step(i, run) } -> std::convertible_to<bool>; })
     go = c.on_step(i, run);
@@ -44,7 +46,10 @@ bool call_step(C& c, const StepInfo& i, RunT& run, std::string& who) {
     go = c.on_step(i);
   else if constexpr (requires { c.on_step(i); })
     c.on_step(i);
-  if (!go && who.empty()) who = callback_name(c);
+  if (!go && who.empty()) {
+    who = callback_name(c);
+    if constexpr (requires { { c.stop_status() } -> std::convertible_to<Status>; }) why = c.stop_status();
+  }
   return go;
 }
 

@@ -156,7 +156,8 @@ class Optimizer {
       result.last_loss = step->loss;
       bool go_on = true;
       std::string who;
-      ((go_on = detail::call_step(callbacks, *step, run, who) && go_on), ...);
+      Status why = Status::stopped;
+      ((go_on = detail::call_step(callbacks, *step, run, who, why) && go_on), ...);
       if (step->rolled_back) {
         result.status = Status::non_finite_loss;
         result.message = "loss is not finite at step " + std::to_string(step->step) + " (evaluation " +
@@ -175,8 +176,9 @@ class Optimizer {
         }
       }
       if (!go_on) {
-        result.status = Status::stopped;
-        result.message = "stopped by " + who + " after step " + std::to_string(step->step);
+        result.status = why;
+        result.message = why == Status::stopped ? "stopped by " + who + " after step " + std::to_string(step->step)
+                                                : who;  // a status of the callback's own: its name() says why
         break;
       }
     }

@@ -16,6 +16,7 @@ enum class Status {
   non_finite_loss,   ///< a loss was NaN or infinite: the step was rolled back
   max_evaluations,   ///< the evaluation budget (Options::max_evaluations) could not pay for another step
   diverged,          ///< the divergence guard fired: the parameters were rolled back to the best point
+  collapsed,         ///< the objective stopped responding to the parameters (CollapseDetector)
 };
 
 inline const char* to_string(Status s) {
@@ -26,6 +27,7 @@ inline const char* to_string(Status s) {
     case Status::non_finite_loss: return "non_finite_loss";
     case Status::max_evaluations: return "max_evaluations";
     case Status::diverged: return "diverged";
+    case Status::collapsed: return "collapsed";
   }
   return "?";
 }

@@ -125,4 +125,19 @@ inline constexpr DType dtype_of() noexcept {
   else static_assert(sizeof(T) == 0, "zeroth: element type must be float, double, bfloat16 or float16");
 }
 
+/// Index of the first element of `p[0..n)` that is NaN or infinite (as float), or `n` when every one is finite: a
+/// loader's check that a model holds numbers.
+template <class T>
+inline std::size_t first_non_finite(const T* p, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    float v;
+    if constexpr (std::is_same_v<T, float>)
+      v = p[i];
+    else
+      v = to_float(p[i]);
+    if (v - v != 0.0f) return i;  // NaN or infinite
+  }
+  return n;
+}
+
 }  // namespace zeroth

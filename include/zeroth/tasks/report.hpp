@@ -1,5 +1,6 @@
 #pragma once
 // Accuracy with per-class counts and the majority-class baseline, as one line of text or as JSON.
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -101,6 +102,27 @@ inline AccuracyReport accuracy_report(std::span<const int> labels, std::span<con
     }
   }
   return r;
+}
+
+/// The sign of a classifier collapsed to equal scores: a mean cross-entropy within `tolerance` of ln(num_classes),
+/// the loss of giving every class the same score. A sentence saying so (with the predictions per class), or empty
+/// when the loss is not there.
+///   if (auto w = zeroth::tasks::equal_scores_warning(ev.predictions, ev.loss, 2); !w.empty()) warn(w);
+inline std::string equal_scores_warning(std::span<const int> predictions, double loss, int num_classes,
+                                        double tolerance = 2e-3) {
+  if (num_classes < 2) return {};
+  const double chance = std::log(static_cast<double>(num_classes));
+  if (!(std::abs(loss - chance) <= tolerance)) return {};
+  std::vector<std::size_t> per_class(static_cast<std::size_t>(num_classes), 0);
+  for (int p : predictions)
+    if (p >= 0 && p < num_classes) ++per_class[static_cast<std::size_t>(p)];
+  std::string counts;
+  for (std::size_t c = 0; c < per_class.size(); ++c)
+    counts += (c ? ", " : "") + std::to_string(per_class[c]) + " of class " + std::to_string(c);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "the loss is %.6f, within %g of ln %d = %.6f", loss, tolerance, num_classes, chance);
+  return std::string(buf) + " (predictions: " + counts +
+         "): the model gives every class (nearly) the same score: collapsed; a smaller learning rate may avoid it";
 }
 
 }  // namespace zeroth::tasks

@@ -10,6 +10,7 @@
 
 #include "zeroth/backends/bert/config.hpp"
 #include "zeroth/backends/transformer/parameter.hpp"
+#include "zeroth/stores/dtype.hpp"
 #include "zeroth/io/safetensors.hpp"
 
 namespace zeroth::bert {
@@ -132,6 +133,12 @@ inline Weights load_weights(const std::filesystem::path& path, const Config& con
       t.f32.resize(t.numel());
       file.read(*info[k], std::span<float>(t.f32));
     }
+    const std::size_t at = t.bf16.empty() ? first_non_finite(t.f32.data(), t.f32.size())
+                                          : first_non_finite(t.bf16.data(), t.bf16.size());
+    if (at != t.numel())
+      throw std::runtime_error("zeroth: '" + path.string() + "': tensor '" + info[k]->name +
+                               "' holds a NaN or an infinity at element " + std::to_string(at) + " (of " +
+                               std::to_string(t.numel()) + "): a model must hold finite numbers");
   }
   return w;
 }

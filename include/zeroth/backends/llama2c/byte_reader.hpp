@@ -15,9 +15,17 @@ namespace zeroth::llama2c::detail {
 
 /// Reads a whole file into memory, throwing std::runtime_error naming it on failure.
 inline std::vector<unsigned char> read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw std::runtime_error("zeroth: '" + path.string() + "' is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("zeroth: cannot open '" + path.string() + "' for reading");
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<unsigned char> bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {  // libstdc++ throws from the stream buffer on a read error
+    throw std::runtime_error("zeroth: error reading '" + path.string() + "': " + e.what());
+  }
   if (in.bad()) throw std::runtime_error("zeroth: error reading '" + path.string() + "'");
   return bytes;
 }

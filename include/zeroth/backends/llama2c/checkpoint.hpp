@@ -1,6 +1,7 @@
 #pragma once
 // Loading and saving llama2.c checkpoints in the legacy (v0) and "version 1" formats.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -66,8 +67,26 @@ inline void read_exactly(std::ifstream& in, void* out, std::size_t bytes, const 
     throw std::runtime_error("zeroth: error reading '" + path.string() + "': it ended early or could not be read");
 }
 
-inline void write_raw(std::FILE* f, const void* data, std::size_t bytes) {
-  if (bytes && std::fwrite(data, 1, bytes, f) != bytes) throw std::runtime_error("zeroth: short write");
+/// Writes `bytes` to `f`, the temporary of io::write_atomic for `path`; throws naming `path` and the error.
+inline void write_raw(std::FILE* f, const void* data, std::size_t bytes, const std::filesystem::path& path) {
+  if (bytes && std::fwrite(data, 1, bytes, f) != bytes) {
+    const int err = errno;
+    throw std::runtime_error("zeroth: writing '" + path.string() + "' failed: " +
+                             (err ? std::strerror(err) : "short write"));
+  }
+}
+
+/// Throws naming the file and the tensor when a tensor of `w` holds a NaN or an infinity (a model that cannot give a
+/// finite loss: every evaluation would be NaN).
+inline void require_finite(Weights& w, const std::filesystem::path& path) {
+  for (const TensorView& t : w.tensors()) {
+    const std::size_t at = t.bf16 ? first_non_finite(t.bf16, t.size) : first_non_finite(t.data, t.size);
+    if (at == t.size) continue;
+    const float v = t.bf16 ? to_float(t.bf16[at]) : t.data[at];
+    throw std::runtime_error("zeroth: '" + path.string() + "': tensor '" + t.name + "' holds " +
+                             (v != v ? "NaN" : v > 0 ? "+inf" : "-inf") + " at element " + std::to_string(at) +
+                             " (of " + std::to_string(t.size) + "): a model must hold finite numbers");
+  }
 }
 
 }  // namespace detail
@@ -158,6 +177,7 @@ inline Weights load_checkpoint(const std::filesystem::path& path, Format* format
       for (std::size_t j = 0; j < n; ++j) (*half)[i + j] = to_bfloat16(piece[j]);
     }
   });
+  detail::require_finite(w, path);
   if (format) *format = fmt;
   return w;
 }
@@ -186,13 +206,13 @@ inline void save_checkpoint(const std::filesystem::path& path, const Weights& we
       std::memcpy(header + 4, &version, 4);
       std::memcpy(header + 8, p, sizeof p);
       header[8 + sizeof p] = c.shared_classifier ? 1 : 0;
-      detail::write_raw(f, header, sizeof header);
+      detail::write_raw(f, header, sizeof header, path);
     } else {
-      detail::write_raw(f, p, sizeof p);
+      detail::write_raw(f, p, sizeof p, path);
     }
     detail::for_each_family(weights, format, [&](const std::vector<float>* family) {
       if (family) {
-        detail::write_raw(f, family->data(), family->size() * sizeof(float));
+        detail::write_raw(f, family->data(), family->size() * sizeof(float), path);
         return;
       }
       // Legacy's RoPE tables, which readers skip: cos then sin of pos * 10000^(-2i/head_size).
@@ -204,8 +224,8 @@ inline void save_checkpoint(const std::filesystem::path& path, const Weights& we
           cos_table[static_cast<std::size_t>(pos) * half + i] = std::cos(static_cast<float>(pos) * freq);
           sin_table[static_cast<std::size_t>(pos) * half + i] = std::sin(static_cast<float>(pos) * freq);
         }
-      detail::write_raw(f, cos_table.data(), cos_table.size() * sizeof(float));
-      detail::write_raw(f, sin_table.data(), sin_table.size() * sizeof(float));
+      detail::write_raw(f, cos_table.data(), cos_table.size() * sizeof(float), path);
+      detail::write_raw(f, sin_table.data(), sin_table.size() * sizeof(float), path);
     });
   });
 }

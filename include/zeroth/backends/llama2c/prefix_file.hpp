@@ -24,9 +24,9 @@ inline void save_prefix(const std::filesystem::path& path, const Prefix& prefix,
     throw std::invalid_argument("zeroth: the prefix does not match the model's config");
   const std::int32_t head[3] = {config.n_layers, prefix.tokens, config.kv_dim()};
   io::write_atomic(path, [&](std::FILE* f) {
-    detail::write_raw(f, head, sizeof head);
-    detail::write_raw(f, prefix.keys.data(), n * sizeof(float));
-    detail::write_raw(f, prefix.values.data(), n * sizeof(float));
+    detail::write_raw(f, head, sizeof head, path);
+    detail::write_raw(f, prefix.keys.data(), n * sizeof(float), path);
+    detail::write_raw(f, prefix.values.data(), n * sizeof(float), path);
   });
 }
 

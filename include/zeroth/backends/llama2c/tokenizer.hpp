@@ -19,12 +19,19 @@ class Tokenizer {
   static constexpr int bos = 1;
   static constexpr int eos = 2;
 
-  /// Loads `vocab_size` tokens from `path`; throws std::runtime_error naming the file if it is corrupt or truncated.
+  /// Loads `vocab_size` tokens (the model's vocabulary size) from `path`; throws std::runtime_error naming the file
+  /// if it is corrupt or truncated, or if it holds whole tokens of another count (the tokenizer of another model:
+  /// the message says how many it holds).
   static Tokenizer load(const std::filesystem::path& path, int vocab_size) {
     const std::string name = path.string();
     auto fail = [&](const std::string& what) { throw std::runtime_error("zeroth: '" + name + "' " + what); };
-    if (vocab_size <= 0 || vocab_size > (1 << 24)) fail("cannot be read with vocab_size " + std::to_string(vocab_size));
+    if (vocab_size <= eos || vocab_size > (1 << 24))
+      fail("cannot be read with the model's vocab_size " + std::to_string(vocab_size) + " (llama2.c needs at least " +
+           std::to_string(eos + 1) + " tokens: <unk>, BOS = 1 and EOS = 2)");
     const auto bytes = detail::read_file(path);
+    if (const int held = whole_tokens(bytes, name); held >= 0 && held != vocab_size)
+      fail("holds " + std::to_string(held) + " tokens, but the model's vocab_size is " + std::to_string(vocab_size) +
+           ": it is the tokenizer of another model (pass the one trained with this model as --tokenizer)");
     detail::ByteReader in(bytes, name);
     Tokenizer t;
     t.max_token_length_ = in.read<std::int32_t>("header");
@@ -52,6 +59,25 @@ class Tokenizer {
   }
 
   int vocab_size() const { return static_cast<int>(pieces_.size()); }
+
+  /// How many whole tokens `bytes` (a tokenizer file) holds, read to its end with nothing left over; -1 when it is
+  /// not such a file (a corrupt header or token, a token cut short, or no token at all).
+  static int whole_tokens(const std::vector<unsigned char>& bytes, const std::string& name) {
+    detail::ByteReader in(bytes, name);
+    if (in.remaining() < 4) return -1;
+    const auto max_len = in.read<std::int32_t>("header");
+    if (max_len <= 0 || max_len > (1 << 16)) return -1;
+    int n = 0;
+    while (in.remaining() > 0) {
+      if (in.remaining() < 8) return -1;
+      in.skip(4, "score");
+      const auto len = in.read<std::int32_t>("length");
+      if (len < 0 || len > max_len || static_cast<std::size_t>(len) > in.remaining()) return -1;
+      in.skip(static_cast<std::size_t>(len), "token");
+      if (++n > (1 << 24)) return -1;
+    }
+    return n > 0 ? n : -1;  // a header alone: truncated
+  }
 
   /// The raw vocabulary string of `token`.
   const std::string& piece(int token) const { return pieces_.at(static_cast<std::size_t>(token)); }

@@ -35,6 +35,8 @@ struct TextFile {
 
 /// Reads `path` and splits it at LF, accepting CRLF endings, a missing final newline and trailing empty lines.
 inline TextFile read_lines(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(path, 0, "is a folder, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, 0, std::string("cannot open file (") + std::strerror(errno) + ")");
   std::ostringstream ss;
