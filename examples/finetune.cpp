@@ -339,8 +339,13 @@ std::pair<std::vector<tasks::Item>, std::vector<tasks::Item>> load_items(const A
   const auto classes = s.num_classes();
   auto shots = a.k ? tasks::sample_k_shot(all, classes, a.k, a.seed).items : all;
   const auto counts = tasks::class_counts(shots, classes);
-  if (std::count_if(counts.begin(), counts.end(), [](auto c) { return c > 0; }) < 2)
-    throw std::invalid_argument("the training data has examples of only one class");
+  if (std::count_if(counts.begin(), counts.end(), [](auto c) { return c > 0; }) < 2) {
+    const auto only = std::find_if(counts.begin(), counts.end(), [](auto c) { return c > 0; });
+    throw std::invalid_argument(
+        "--train '" + train + "': every training example is of " +
+        (only == counts.end() ? std::string("no class") : "class '" + s.labels[only - counts.begin()] + "'") +
+        " (labels: " + tasks::detail::join(s.labels) + "): a classifier needs examples of at least two classes");
+  }
   if (a.k && std::any_of(counts.begin(), counts.end(), [&](auto c) { return c < a.k; })) {
     std::string per_class;
     for (std::size_t c = 0; c < counts.size(); ++c)

@@ -65,6 +65,10 @@ open(sys.argv[2], 'wb').write(b)
 PY
 expect 2 "tensor 'tok_embeddings' holds NaN at element 5" --model "$work/nan.bin" --tokenizer "$tok" "${data[@]}" "${small[@]}" --out o
 
+{ printf 'sentence\tlabel\n'; for i in $(seq 12); do printf 'good %d\t1\n' "$i"; done; } >"$work/one.tsv"
+expect 2 "--train '$work/one.tsv': every training example is of class '1'" "${llama[@]}" --train "$work/one.tsv" \
+  --eval "$shared/data/sst2/dev.tsv" "${small[@]}" --out o
+
 # --resume where there is no run: says so, creates nothing.
 expect 2 "'$work/none' holds no run (no run.json)" "${llama[@]}" "${data[@]}" "${small[@]}" --resume --out "$work/none"
 if [ -e "$work/none" ]; then echo "FAIL: --resume created $work/none"; fails=$((fails + 1)); fi
