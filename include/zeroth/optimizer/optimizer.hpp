@@ -5,9 +5,11 @@
 #include <optional>
 #include <span>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -19,12 +21,36 @@
 #include "zeroth/optimizer/divergence.hpp"
 #include "zeroth/optimizer/flat.hpp"
 #include "zeroth/optimizer/options.hpp"
+#include "zeroth/optimizer/parallel.hpp"
 #include "zeroth/optimizer/result.hpp"
 #include "zeroth/optimizer/run.hpp"
 #include "zeroth/preconditioners/identity.hpp"
 #include "zeroth/stores/eigen_store.hpp"
 
 namespace zeroth {
+
+namespace detail {
+/// minimize() without parallel evaluations: `why` says what Options::parallel_evaluations would need.
+struct Sequential {
+  const char* why;
+};
+/// minimize() whose objective takes the parameters: points copied into C objects (make() returns one shaped like the
+/// parameters, whose first byte is `base`) and evaluated by eval(C&).
+template <class C, class Make, class Eval>
+struct Parallel {
+  Make make;
+  const void* base;
+  Eval eval;
+};
+template <class Par>
+struct copies_of {
+  using type = int;
+};
+template <class C, class Make, class Eval>
+struct copies_of<Parallel<C, Make, Eval>> {
+  using type = PointCopies<C>;
+};
+}  // namespace detail
 
 /// A zeroth-order optimizer composed of a gradient estimator and a preconditioner (update rule).
 ///   zeroth::ZOSGD opt({.learning_rate = 1e-2, .max_steps = 500});
@@ -56,13 +82,31 @@ class Optimizer {
                     "zeroth: forward-grad evaluates the objective on dual numbers, so minimize() needs an Eigen vector "
                     "or matrix and a generic objective; over a BufferStore, tell JVPs through run() instead, or use an "
                     "RGE estimator (zeroth::ZOSGD, ZOAdam, ...) for a black-box objective");
-      return minimize_store(f, params, params, false, callbacks...);
+      return minimize_store(f, params, params, false,
+                            detail::Sequential{"the objective reads the BufferStore itself; evaluate copies through "
+                                               "run() with ask_batch()/tell_batch() instead"},
+                            callbacks...);
     } else {
       static_assert(std::is_base_of_v<Eigen::PlainObjectBase<P>, P>,
                     "zeroth: params must be an Eigen vector or matrix, or a zeroth::BufferStore (for a plain buffer: "
                     "std::span<float|double>, or a pointer and a size)");
       EigenStore store(params);
-      return minimize_store(f, params, store, false, callbacks...);
+      if constexpr (requires { E::forward_mode; }) {
+        return minimize_store(f, params, store, false,
+                              detail::Sequential{"forward-grad evaluates once per step, on dual numbers"},
+                              callbacks...);
+      } else if constexpr (requires { f(params); }) {
+        auto make = [&params] { return P(params); };
+        auto eval = [&f](P& copy) { return evaluate(f, copy); };
+        return minimize_store(f, params, store, false,
+                              detail::Parallel<P, decltype(make), decltype(eval)>{make, params.data(), eval},
+                              callbacks...);
+      } else {
+        return minimize_store(f, params, store, false,
+                              detail::Sequential{"the objective f() reads the parameters itself; take them as an "
+                                                 "argument, f(params), so that each evaluation can get its own copy"},
+                              callbacks...);
+      }
     }
   }
 
@@ -82,7 +126,13 @@ class Optimizer {
                                        "f(const T*, std::size_t) or f(const T*), returning a number");
     BufferStore store = detail::flat_store(x, opt_.blocks);
     detail::FlatCall<std::remove_reference_t<F>, T> call{f, x};
-    return minimize_store(call, store, store, true, callbacks...);
+    auto eval = [&f](std::vector<T>& copy) {
+      return detail::FlatCall<std::remove_reference_t<F>, T>{f, std::span<T>(copy)}();
+    };
+    auto make = [x] { return std::vector<T>(x.begin(), x.end()); };
+    return minimize_store(call, store, store, true,
+                          detail::Parallel<std::vector<T>, decltype(make), decltype(eval)>{make, x.data(), eval},
+                          callbacks...);
   }
 
   /// Black-box minimize() over the n values at x (as the std::span overload).
@@ -112,8 +162,16 @@ class Optimizer {
 
   // The run of every minimize(): the step loop, the evaluation budget, the best point and the divergence guard.
   // `black_box` (a flat buffer) turns keep_best and the guard on unless the options say otherwise.
-  template <class F, class P, class... Callbacks>
-  Result minimize_store(F& f, P& params, BufferStore& store, bool black_box, Callbacks&... callbacks) {
+  // With parallel evaluations (a detail::Parallel `par`): each batch of points is copied, evaluated concurrently and
+  // told in order; a loss is offered to the best point from its copy, in the same order as sequentially.
+  template <class F, class P, class Par, class... Callbacks>
+  Result minimize_store(F& f, P& params, BufferStore& store, bool black_box, const Par& par, Callbacks&... callbacks) {
+    constexpr bool can_parallel = !std::is_same_v<Par, detail::Sequential>;
+    const int width = opt_.parallel_evaluations;
+    if constexpr (!can_parallel)
+      if (width > 1)
+        throw std::invalid_argument("zeroth: 'parallel_evaluations' = " + std::to_string(width) +
+                                    " needs each evaluation on its own copy of the parameters, but " + par.why);
     Run<E, R> run(store, opt_, est_, rule_, state_);
     const RunState begin = state_;
     Result result;
@@ -130,6 +188,9 @@ class Optimizer {
         best.offer(store, static_cast<double>(out), run.step());
       return out;
     };
+    // The copies of parallel evaluations, made (after the Run set the bounds on the store) at the first step.
+    std::optional<typename detail::copies_of<Par>::type> copies;
+    [[maybe_unused]] std::vector<double> losses(static_cast<std::size_t>(width));
     [[maybe_unused]] RunInfo info{store.dimension(), opt_.max_steps, begin.step, run.evaluations_per_step(),
                                   opt_.max_evaluations};
     (detail::call_begin(callbacks, info), ...);
@@ -144,6 +205,11 @@ class Optimizer {
       std::optional<StepInfo> step;
       if constexpr (requires { E::forward_mode; }) {
         if constexpr (!std::derived_from<P, BufferStore>) step = forward_grad_step(observed, params, run);
+      } else if (can_parallel && width > 1) {
+        if constexpr (can_parallel) {
+          if (!copies) copies.emplace(store, par.make, par.base, width);
+          while (!step) step = parallel_step(par, *copies, run, best, losses);
+        }
       } else {
         while (!step) {
           run.ask();
@@ -206,6 +272,21 @@ class Optimizer {
   }
 
   static double run_seconds(const Run<E, R>& run) { return run.seconds(); }
+
+  // One batch of a step: the points of its current phase (at most `copies.size()`), each captured into its copy,
+  // evaluated concurrently, told in order; the counted losses are offered to the best point from their copies.
+  template <class Par, class C>
+  static std::optional<StepInfo> parallel_step(const Par& par, detail::PointCopies<C>& copies, Run<E, R>& run,
+                                               BestPoint& best, std::vector<double>& losses) {
+    int k = 0;
+    const int n = run.ask_batch([&](const Ask&) { copies.capture(k++, run.store()); }, copies.size());
+    detail::evaluate_concurrently(n, losses, [&](int i) { return static_cast<double>(par.eval(copies.copy(i))); });
+    const std::uint64_t t = run.step(), before = run.state().evaluations;
+    std::optional<StepInfo> step = run.tell_batch(std::span<const double>(losses).first(static_cast<std::size_t>(n)));
+    const auto told = static_cast<int>(run.state().evaluations - before);
+    for (int i = 0; i < told; ++i) best.offer(copies.view(i), losses[static_cast<std::size_t>(i)], t);
+    return step;
+  }
 
   Options opt_;
   E est_;

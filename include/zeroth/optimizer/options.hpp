@@ -51,6 +51,16 @@ struct Options {
   Rollback rollback = Rollback::inverse;
   Rounding rounding = Rounding::nearest;  ///< for bfloat16/float16 blocks in the update sweep
   int threads = 0;                   ///< OpenMP threads for sweeps; 0 = OpenMP's default
+  /// minimize() over an Eigen object, span or pointer with an objective that takes the parameters: evaluate up to this
+  /// many points of a step at once (OpenMP threads), each on its own copy of the parameters (memory: this many copies
+  /// of the trainable parameters, plus one more with Rollback::inverse and no candidate rule). The objective must then
+  /// be thread-safe. The points are the same sweeps as sequential ask/tell and their losses are told in evaluation
+  /// order, so parameters, Result, trajectories and budget are bit-identical to parallel_evaluations = 1. A candidate
+  /// phase (ZO-SGD-Cons) depends on the estimate: its candidates are evaluated concurrently among themselves, after
+  /// the estimator's points. A non-finite loss rolls the step back as sequentially; the points of its batch after it
+  /// were evaluated but are not counted. Over a BufferStore, or with an objective f() that reads the parameters
+  /// itself, it throws: use run() with ask_batch()/tell_batch().
+  int parallel_evaluations = 1;
   bool evaluate_final = true;        ///< evaluate the objective once more at the end for Result::loss
   /// The most objective evaluations of the run (RunState::evaluations, the final evaluation included; 0: no limit).
   /// minimize() starts a step only if the step's evaluations and the final one fit, so it never spends more, whatever
@@ -106,6 +116,8 @@ struct Options {
     if (auto m = detail::check_bounds(lower_bounds, upper_bounds, 0, "Options"); !m.empty()) return fail(m);
     if (blocks == 0) return fail("'blocks' must be >= 1 (got 0)");
     if (threads < 0) return fail("'threads' must be >= 0 (got " + std::to_string(threads) + ")");
+    if (parallel_evaluations < 1)
+      return fail("'parallel_evaluations' must be >= 1 (got " + std::to_string(parallel_evaluations) + ")");
     if (auto m = lr_schedule.check("lr_schedule"); !m.empty()) return fail(m);
     if (auto m = eps_schedule.check("eps_schedule"); !m.empty()) return fail(m);
     return true;

@@ -54,6 +54,7 @@ struct StoreTraits<BufferStore> {
 /// gpu::DeviceStore through gpu::Run (zeroth/cuda/run.cuh).
 ///   auto run = opt.run(store);
 ///   while (run.step() < 100) { run.ask(); if (auto info = run.tell(model.loss())) log(*info); }
+/// ask_batch()/tell_batch() give a phase's points at once, for evaluating copies concurrently, with the same bits.
 template <Estimator E, class R, class S = BufferStore>
   requires Preconditioner<R, typename StoreTraits<S>::context_type>
 class Run {
@@ -107,6 +108,7 @@ class Run {
   Ask ask() {
     if (eval_ < 0) begin_step();
     if (asked_) throw std::logic_error("zeroth: ask() called twice without tell()");
+    if (batch_ > 0) throw std::logic_error("zeroth: ask() called after ask_batch() without tell_batch()");
     asked_ = true;
     if (cand_ >= 0) {
       candidate_sweep(cand_);
@@ -153,6 +155,77 @@ class Run {
     if (++eval_ < est_.evaluations()) return std::nullopt;
     est_.estimate(losses_, eps_, g_);
     return after_estimate();
+  }
+
+  /// Batch ask (nevergrad's num_workers, CMA-ES's population): moves the parameters through the next points of the
+  /// step's current phase (the estimator's points, or a candidate rule's candidates, whose points depend on the
+  /// estimate), at most `max_points` of them (0: all of the phase), calling visit(Ask) while the store holds each: copy
+  /// the parameters there, evaluate the copies concurrently, then tell_batch() their losses in the same order. The
+  /// sweeps are those of ask() one at a time, so the copies, the step and the run are bit-identical to sequential
+  /// ask/tell. Returns the number of points; afterwards the store holds the last one. With Rollback::inverse and no
+  /// candidate rule, a batch of more than one estimator point keeps a copy of the parameters at its start (the
+  /// trainable bytes once more, allocated once), from which a non-finite loss inside the batch rebuilds its point.
+  ///   std::vector<std::vector<float>> copies;  // x: the vector the store is over
+  ///   run.ask_batch([&](const zeroth::Ask&) { copies.push_back(x); });
+  ///   std::vector<double> losses(copies.size());
+  ///   #pragma omp parallel for
+  ///   for (int i = 0; i < int(copies.size()); ++i) losses[i] = f(copies[i]);
+  ///   if (auto info = run.tell_batch(losses)) log(*info);
+  template <class Visit>
+  int ask_batch(Visit&& visit, int max_points = 0) {
+    if (asked_) throw std::logic_error("zeroth: ask_batch() called after ask() without tell()");
+    if (batch_ > 0) throw std::logic_error("zeroth: ask_batch() called twice without tell_batch()");
+    if (max_points < 0) throw std::invalid_argument("zeroth: ask_batch() needs max_points >= 0");
+    if (eval_ < 0) begin_step();
+    const bool candidates = cand_ >= 0;
+    const int first = candidates ? cand_ : eval_;
+    const int end = candidates ? evaluations_per_step() - est_.evaluations() : est_.evaluations();
+    const int n = max_points > 0 ? std::min(end - first, max_points) : end - first;
+    if (!candidates && n > 1 && snapshot_.empty()) {  // inverse rollback: keep the batch's start to rebuild a point
+      if constexpr (!std::derived_from<S, BufferStore>)
+        throw std::invalid_argument("zeroth: ask_batch() of several points with Rollback::inverse is for host stores "
+                                    "(use Rollback::snapshot, or max_points = 1)");
+      if (batch_start_.empty()) batch_start_ = snapshot_type(store_);
+      copy_trainable(batch_start_);
+      batch_offset_ = offset_;
+    }
+    batch_first_ = first;
+    batch_ = n;
+    for (int i = 0; i < n; ++i) {
+      if (candidates) {
+        candidate_sweep(first + i);
+        visit(Ask{state_.step, est_.evaluations() + first + i, evaluations_per_step()});
+      } else {
+        move_to(first + i);
+        visit(Ask{state_.step, first + i, evaluations_per_step()});
+      }
+    }
+    return n;
+  }
+
+  /// Records the losses of the points ask_batch() gave, in its order; the same as tell() one at a time (a non-finite
+  /// estimator loss rolls the step back there, and the losses after it are not counted). Returns the step's summary
+  /// when the batch ended the step.
+  std::optional<StepInfo> tell_batch(std::span<const double> losses) {
+    if (batch_ == 0) throw std::logic_error("zeroth: tell_batch() called without ask_batch()");
+    if (losses.size() != static_cast<std::size_t>(batch_))
+      throw std::invalid_argument("zeroth: tell_batch() needs " + std::to_string(batch_) + " losses (got " +
+                                  std::to_string(losses.size()) + ")");
+    const int n = batch_;
+    const bool candidates = cand_ >= 0;
+    batch_ = 0;
+    std::optional<StepInfo> info;
+    for (int i = 0; i < n && !info; ++i) {
+      if (!candidates && !std::isfinite(losses[i]) && i + 1 < n && snapshot_.empty()) {
+        // The store holds the batch's last point: rebuild point i as the sequential run held it, then roll back.
+        traits::restore(store_, batch_start_, exec_);
+        std::copy(batch_offset_.begin(), batch_offset_.end(), offset_.begin());
+        for (int j = batch_first_; j <= batch_first_ + i; ++j) move_to(j);
+      }
+      asked_ = true;
+      info = tell(losses[i]);
+    }
+    return info;
   }
 
   /// For forward-mode estimators (ForwardGrad): begins a step and returns its directions; the tangent of direction k
@@ -243,8 +316,9 @@ class Run {
   R& preconditioner() noexcept { return rule_; }
   S& store() noexcept { return store_; }
   const S& store() const noexcept { return store_; }
-  /// Extra bytes this run holds beyond the parameters (the snapshot, when rollback is bit-exact).
-  std::size_t extra_bytes() const noexcept { return snapshot_.bytes(); }
+  /// Extra bytes this run holds beyond the parameters (the snapshot, when rollback is bit-exact; the start of a batch,
+  /// after an ask_batch() of several points with inverse rollback).
+  std::size_t extra_bytes() const noexcept { return snapshot_.bytes() + batch_start_.bytes(); }
 
  private:
   snapshot_type* snapshot_ptr() noexcept { return snapshot_.empty() ? nullptr : &snapshot_; }
@@ -266,14 +340,18 @@ class Run {
   // A candidate rule moves from the snapshot: take one now if no evaluation moved the parameters (forward-grad).
   void ensure_snapshot() {
     if (snapshot_taken_) return;
+    copy_trainable(snapshot_);
+    snapshot_taken_ = true;
+  }
+
+  void copy_trainable(snapshot_type& to) {
     const auto chunks = store_.chunks();
     const auto blocks = store_.blocks();
     for (const auto& ch : chunks) {
       const std::size_t es = size_of(blocks[ch.block].dtype);
-      std::memcpy(static_cast<std::byte*>(snapshot_.block(ch.block)) + ch.begin * es,
+      std::memcpy(static_cast<std::byte*>(to.block(ch.block)) + ch.begin * es,
                   static_cast<const std::byte*>(blocks[ch.block].data) + ch.begin * es, (ch.end - ch.begin) * es);
     }
-    snapshot_taken_ = true;
   }
 
   void candidate_sweep(int j) {
@@ -413,6 +491,9 @@ class Run {
   RunState state_;
   exec_type exec_;
   snapshot_type snapshot_;
+  snapshot_type batch_start_;          ///< the parameters where an ask_batch() began (inverse rollback only)
+  std::vector<double> batch_offset_;  ///< offset_ there
+  int batch_ = 0, batch_first_ = 0;   ///< points of the untold batch, and its first
   std::vector<std::uint64_t> seeds_, active_seeds_;
   std::vector<double> norms_, offset_, target_, g_, scratch_a_, scratch_b_, active_coeff_, losses_, partials_;
   std::vector<double> cand_losses_;
