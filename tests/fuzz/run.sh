@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
   "$bin" -runs="$runs" "${limit[@]}" -seed=1 -print_final_stats=1 -artifact_prefix="$out/$t-" "$out/$t.new" "$here/corpus/$t" \
     >"$out/$t.log" 2>&1
   rc=$?
-  seconds=$(echo "$(date +%s.%N) - $start" | bc)
+  seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$t.log")
   last=$(grep -E '^#[0-9]+' "$out/$t.log" | tail -n 1)
