@@ -171,6 +171,20 @@ TEST_CASE("bert: config.json and weight errors name the file and the problem", "
   CHECK_THROWS_WITH(bert::read_config(with("hidden_size", -3)), Catch::Contains("field 'hidden_size'"));
   CHECK_THROWS_WITH(bert::read_config(write("config.json", "{\"model_type\": ")), Catch::Contains("not valid JSON"));
   CHECK_THROWS_WITH(bert::read_config(dir.path / "none.json"), Catch::Contains("none.json"));
+  // A number too large for a double is a JSON error naming the file, as is a module whose type is not a string
+  // (both escaped as nlohmann exceptions that did not name it; the first is what fuzz_task_spec found in spec files).
+  CHECK_THROWS_WITH(bert::read_config(write("config.json", "{\"vocab_size\": 1e999}")),
+                    Catch::Contains("config.json") && Catch::Contains("number overflow"));
+  fs::create_directories(dir.path / "1_Pooling");
+  write("1_Pooling/config.json", "{\"pooling_mode_mean_tokens\": 1e999}");
+  CHECK_THROWS_WITH(bert::read_pooling(dir.path), Catch::Contains("config.json") && Catch::Contains("number overflow"));
+  fs::remove(dir.path / "1_Pooling" / "config.json");
+  write("modules.json", "[{\"type\": 3}]");
+  CHECK_THROWS_WITH(bert::read_pooling(dir.path),
+                    Catch::Contains("modules.json") && Catch::Contains("'type' of module 0 is not a string"));
+  write("modules.json", "[1e999]");
+  CHECK_THROWS_WITH(bert::read_pooling(dir.path),
+                    Catch::Contains("modules.json") && Catch::Contains("number overflow"));
   // A checkpoint whose shapes are not the config's: named before anything is read.
   auto small = good;
   small["hidden_size"] = 768;

@@ -66,6 +66,27 @@ TEST_CASE("replaying the trajectory from the initial parameters reproduces the f
   }
 }
 
+TEST_CASE("replay names the trajectory file when a record does not fit the run (a missing step)", "[io]") {
+  const auto path = temp_dir() / "gap.bin";
+  const Options o{.max_steps = 4, .seed = 3};
+  {
+    Model m;
+    REQUIRE(ZOSGD(o).minimize([&] { return m.loss(); }, m.store, TrajectoryRecorder(path)).ok());
+  }
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(bytes.size() == 48 + 4 * 48);
+  bytes.erase(48 + 48, 48);  // drop step 1's record: step 2 follows step 0
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  Model m;
+  ZOSGD opt(o);
+  CHECK_THROWS_AS(replay(path, m.store, opt), std::invalid_argument);
+  CHECK_THROWS_WITH(replay(path, m.store, opt), Catch::Contains(path.string()) && Catch::Contains("step 2"));
+}
+
 TEST_CASE("a run resumed from a checkpoint is bit-identical to an uninterrupted one", "[io]") {
   const auto dir = temp_dir();
   Options o{.learning_rate = 1e-5, .max_steps = 120, .seed = 9, .rounding = Rounding::stochastic};

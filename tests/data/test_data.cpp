@@ -247,6 +247,8 @@ TEST_CASE("data: malformed jsonl records are rejected with file:line", "[data][e
                              "\n";
   check_rejected(Task::rte, "badjson.jsonl", rte_ok + "{\"premise\": \"p\",\n", 2, "invalid JSON at column");
   check_rejected(Task::rte, "array.jsonl", rte_ok + "[1, 2]\n", 2, "expected a JSON object, got array");
+  // A number past a double's range: nlohmann's out_of_range, not a parse_error (what fuzz_task_spec found).
+  check_rejected(Task::rte, "overflow.jsonl", rte_ok + R"({"premise": 1e999})", 2, "number overflow");
   check_rejected(Task::rte, "nopremise.jsonl", rte_ok + R"({"hypothesis": "h", "label": "entailment"})", 2,
                  "missing field 'premise'");
   check_rejected(Task::rte, "numpremise.jsonl", R"({"premise": 3, "hypothesis": "h", "label": "entailment"})", 1,

@@ -1,28 +1,14 @@
-// libFuzzer target for zeroth/io/safetensors.hpp: the input is a whole file. Its header is parsed from memory; when it
-// is accepted, the bytes are written to a temporary file, opened, and every tensor read (as float32 and bfloat16 when
-// floating, raw otherwise), so that the checks the parser made are what keeps the reads inside the file.
-//   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I/usr/include/eigen3 \
-//     tests/fuzz/fuzz_safetensors.cpp -o fuzz_safetensors && ./fuzz_safetensors -runs=20000 corpus/
-#include <unistd.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <exception>
-#include <filesystem>
-#include <string>
-#include <string_view>
+// libFuzzer target: zeroth/io/safetensors.hpp. The input is a whole file; its header is parsed from memory, then the
+// bytes are written to a file, opened, and every tensor read (as float32 and bfloat16 when floating, raw otherwise),
+// so that the checks the parser made are what keeps the reads inside the file. Both must accept the same inputs.
 #include <vector>
 
+#include "fuzz.hpp"
 #include "zeroth/io/safetensors.hpp"
 
-namespace {
+using zeroth::fuzz::check;
 
-const std::filesystem::path& scratch() {
-  static const std::filesystem::path p =
-      std::filesystem::temp_directory_path() / ("zeroth_fuzz_safetensors_" + std::to_string(::getpid()));
-  return p;
-}
+namespace {
 
 void read_all(const zeroth::io::SafetensorsFile& file) {
   for (const auto& t : file.tensors()) {
@@ -42,26 +28,20 @@ void read_all(const zeroth::io::SafetensorsFile& file) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  try {
-    const auto parsed = zeroth::io::SafetensorsFile::parse_header(bytes, size, "<fuzz input>");
-    for (const auto& t : parsed.tensors()) {
-      if (parsed.find(t.name) != &t) __builtin_trap();            // every tensor is found by its name
-      if (parsed.data_offset() + t.end > size) __builtin_trap();  // and lies inside the input
-    }
-  } catch (const std::exception&) {
-    return 0;  // rejected: the usual outcome
-  }
-  try {
-    if (std::FILE* f = std::fopen(scratch().c_str(), "wb")) {
-      const bool written = std::fwrite(data, 1, size, f) == size;
-      std::fclose(f);
-      if (written) read_all(zeroth::io::SafetensorsFile::open(scratch()));
-    }
-  } catch (const std::exception&) {
-    __builtin_trap();  // a header parse_header accepted must open and read
-  }
-  std::error_code ec;
-  std::filesystem::remove(scratch(), ec);
+  static const zeroth::fuzz::ScratchFile file("model.safetensors");
+  const std::string_view bytes = zeroth::fuzz::bytes(data, size);
+  const bool parsed = zeroth::fuzz::accepts(
+      [&] {
+        const auto header = zeroth::io::SafetensorsFile::parse_header(bytes, size, "<fuzz input>");
+        for (const auto& t : header.tensors()) {
+          check(header.find(t.name) == &t);             // every tensor is found by its name
+          check(header.data_offset() + t.end <= size);  // and lies inside the input
+        }
+      },
+      "<fuzz input>");
+  const auto& path = file.write(data, size);
+  // open() must agree with parse_header; a header it accepted must open and read.
+  const bool opened = zeroth::fuzz::accepts([&] { read_all(zeroth::io::SafetensorsFile::open(path)); }, path.string());
+  check(opened == parsed);
   return 0;
 }

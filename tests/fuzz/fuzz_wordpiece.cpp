@@ -1,38 +1,30 @@
-// libFuzzer target for zeroth/tokenizers (not built by CMake):
-//   clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude tests/fuzz/fuzz_wordpiece.cpp \
-//       -o fuzz_wordpiece && ZEROTH_SHARED_DIR=../shared ./fuzz_wordpiece -runs=20000
+// libFuzzer target: zeroth/tokenizers (vocab.txt, WordPiece and the BERT tokenizer's stages).
 // An input whose first byte is 'V' is a vocab.txt (read, then used to tokenize); any other input is text for the
-// real all-MiniLM-L6-v2 tokenizer (loaded once from $ZEROTH_SHARED_DIR, default ../shared), single and as a pair.
-// Only std::invalid_argument (invalid UTF-8 text) and std::runtime_error (a corrupt vocabulary file) may escape the
-// library; every encoding must keep its invariants.
-#include <unistd.h>
-
-#include <cstddef>
-#include <cstdint>
+// real all-MiniLM-L6-v2 tokenizer (loaded once from $ZEROTH_SHARED_DIR, else the build's ../shared), single and as a
+// pair. Only std::invalid_argument (invalid UTF-8 text) and std::runtime_error (a corrupt vocabulary file) may escape
+// the library; every encoding must keep its invariants.
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <optional>
 #include <stdexcept>
-#include <string>
-#include <string_view>
 
+#include "fuzz.hpp"
 #include "zeroth/tokenizers/bert_tokenizer.hpp"
 
 namespace zt = zeroth::tokenizers;
+using zeroth::fuzz::check;
 
 namespace {
 
 const zt::BertTokenizer& tokenizer() {
   static const zt::BertTokenizer tok = [] {
     const char* shared = std::getenv("ZEROTH_SHARED_DIR");
+#ifdef ZEROTH_SHARED_DIR
+    if (!shared) shared = ZEROTH_SHARED_DIR;  // the build's ../shared
+#endif
     return zt::BertTokenizer::from_folder(std::filesystem::path(shared ? shared : "../shared") / "models" /
                                           "all-MiniLM-L6-v2");
   }();
   return tok;
-}
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
 }
 
 void check_encoding(const zt::BertTokenizer& tok, const zt::Encoding& e, std::size_t max_length) {
@@ -69,16 +61,13 @@ void fuzz_text(std::string_view text) {
 }
 
 void fuzz_vocab(std::string_view bytes) {
-  static const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("zeroth_fuzz_vocab_" + std::to_string(::getpid()) + ".txt");
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  try {
-    const zt::WordPiece wp = zt::WordPiece::from_file(path);
-    for (int id = 0; id < wp.vocab_size(); ++id) check(wp.token_to_id(wp.id_to_token(id)) == id);
-    for (std::string_view word : {"a", "ab", "unaffable", "##", "\xc3\xa9t\xc3\xa9"})
-      for (int id : wp.tokenize(word)) check(id >= 0 && id < wp.vocab_size());
-  } catch (const std::runtime_error&) {
-  }
+  static const zeroth::fuzz::ScratchFile file("vocab.txt");
+  const auto& path = file.write(bytes);
+  std::optional<zt::WordPiece> wp;
+  if (!zeroth::fuzz::accepts([&] { wp = zt::WordPiece::from_file(path); }, path.string())) return;
+  for (int id = 0; id < wp->vocab_size(); ++id) check(wp->token_to_id(wp->id_to_token(id)) == id);
+  for (std::string_view word : {"a", "ab", "unaffable", "##", "\xc3\xa9t\xc3\xa9"})
+    for (int id : wp->tokenize(word)) check(id >= 0 && id < wp->vocab_size());
 }
 
 }  // namespace

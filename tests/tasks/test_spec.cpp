@@ -398,6 +398,11 @@ TEST_CASE("tasks: spec JSON round trip, spec files and their errors", "[tasks][j
   "verbalizers": [" terrible", " bad", " okay", " good", " great"]
 })");
   const TaskSpec s = zt::load_spec_file(f.path);
+  {  // a number past a double's range is a JSON error naming the file (found by tests/fuzz/fuzz_task_spec)
+    TempFile big("overflow.json", R"({"name": 1e999})");
+    const std::string e = error_of([&] { (void)zt::load_spec_file(big.path); });
+    CHECK_THAT(e, Catch::Contains(big.path.string()) && Catch::Contains("number overflow"));
+  }
   CHECK(s.name == "sst5");
   CHECK(s.format == Format::label_text);
   CHECK(s.labels == std::vector<std::string>{"0", "1", "2", "3", "4"});

@@ -105,7 +105,7 @@ inline std::vector<Example> read_jsonl(Task task, const std::filesystem::path& p
     nlohmann::json json;
     try {
       json = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       std::string what = e.what();  // "[json.exception...] parse error at line 1, column C: reason"
       std::size_t col = what.find("column ");
       fail(path, n, "invalid JSON" + (col == std::string::npos ? ": " + what : " at " + what.substr(col)));

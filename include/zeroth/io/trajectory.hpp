@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "zeroth/io/binary.hpp"
@@ -188,7 +189,14 @@ std::uint64_t replay(const std::filesystem::path& path, BufferStore& store, Opt&
   auto run = optimizer.run(store);
   for (const auto& rec : recs) {
     if (rec.step < run.step()) continue;
-    StepInfo s = run.replay(rec.step, rec.g, rec.failed_evaluation);
+    StepInfo s;
+    try {
+      s = run.replay(rec.step, rec.g, rec.failed_evaluation);
+    } catch (const std::invalid_argument& e) {  // a record the run cannot take (a gap, a bad kept index): name the file
+      std::string_view what = e.what();
+      if (what.starts_with("zeroth: ")) what.remove_prefix(8);
+      throw std::invalid_argument("zeroth: '" + path.string() + "': " + std::string(what));
+    }
     if (s.seed != rec.seed || s.learning_rate != rec.learning_rate || s.epsilon != rec.epsilon)
       throw std::invalid_argument("zeroth: '" + path.string() + "': step " + std::to_string(rec.step) +
                                   " does not match the optimizer's seed or schedule");

@@ -73,7 +73,7 @@ inline void fused_range(const FusedPlan& p, std::uint32_t block, bool decay, T* 
 
 template <bool Write, class F>
 inline SweepStats fused_ranges(BufferStore& store, Snapshot* snapshot, const FusedPlan& p,
-                               std::span<const BufferStore::Chunk> ranges, F& f, int threads) {
+                               std::span<const BufferStore::Chunk> ranges, F& f, [[maybe_unused]] int threads) {
   if (p.seeds.size() > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
   if (p.from_snapshot && (snapshot == nullptr || snapshot->empty()))
     throw std::logic_error("zeroth: sweep needs a snapshot");

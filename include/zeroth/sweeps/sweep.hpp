@@ -276,7 +276,7 @@ inline int thread_count(int requested) {
 }  // namespace detail
 
 /// Runs one sweep over every trainable block of `store`. `snapshot` may be null unless the plan reads or writes it.
-inline SweepStats sweep(BufferStore& store, Snapshot* snapshot, const SweepPlan& p, int threads = 0) {
+inline SweepStats sweep(BufferStore& store, Snapshot* snapshot, const SweepPlan& p, [[maybe_unused]] int threads = 0) {
   if (p.seeds.size() > kMaxSweepTerms) throw std::invalid_argument("zeroth: too many directions in one sweep");
   if ((p.from_snapshot || p.save_snapshot) && (snapshot == nullptr || snapshot->empty()))
     throw std::logic_error("zeroth: sweep needs a snapshot");
@@ -315,7 +315,7 @@ inline SweepStats sweep(BufferStore& store, Snapshot* snapshot, const SweepPlan&
 }
 
 /// Copies the snapshot back into the trainable blocks: bit-exact rollback.
-inline void restore_snapshot(BufferStore& store, Snapshot& snapshot, int threads = 0) {
+inline void restore_snapshot(BufferStore& store, Snapshot& snapshot, [[maybe_unused]] int threads = 0) {
   const auto chunks = store.chunks();
   const auto blocks = store.blocks();
   const long n = static_cast<long>(chunks.size());
@@ -331,7 +331,7 @@ inline void restore_snapshot(BufferStore& store, Snapshot& snapshot, int threads
 /// Sum of z^2 over the trainable elements for a Gaussian direction: the squared norm a sphere direction divides by.
 /// Summed per chunk in double and then in chunk order, so the result does not depend on the thread count.
 inline double gaussian_sq_norm(const BufferStore& store, std::uint64_t seed, std::span<double> partials,
-                               int threads = 0) {
+                               [[maybe_unused]] int threads = 0) {
   const auto chunks = store.chunks();
   if (partials.size() < chunks.size()) throw std::logic_error("zeroth: partials buffer too small");
   const long n = static_cast<long>(chunks.size());

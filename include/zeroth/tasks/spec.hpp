@@ -532,7 +532,7 @@ void read_rows(const TaskSpec& spec, const std::filesystem::path& path, const st
       nlohmann::json json;
       try {
         json = nlohmann::json::parse(text);
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {
         const std::string what = e.what();  // "[json.exception...] parse error at line 1, column C: reason"
         const std::size_t col = what.find("column ");
         fail(path, n, "invalid JSON" + (col == std::string::npos ? ": " + what : " at " + what.substr(col)));
@@ -746,7 +746,7 @@ inline TaskSpec load_spec_file(const std::filesystem::path& path) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(file.bytes, nullptr, true, true);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     const std::string what = e.what();  // "[json.exception...] parse error at line L, column C: reason"
     const std::size_t at = what.find("at line ");
     detail::fail(path, 0, "invalid JSON" + (at == std::string::npos ? ": " + what : " " + what.substr(at)));

@@ -45,7 +45,7 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
     nlohmann::json j = nlohmann::json::parse(text.str());
     if (!j.is_object()) config_error(path, "is not a JSON object");
     return j;
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     config_error(path, std::string("is not valid JSON: ") + e.what());
   }
 }
@@ -134,12 +134,18 @@ inline PoolingConfig read_pooling(const std::filesystem::path& folder) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       detail::config_error(modules, std::string("is not valid JSON: ") + e.what());
     }
     if (!j.is_array()) detail::config_error(modules, "is not a JSON array of modules");
-    for (const auto& m : j)
-      if (m.is_object() && m.value("type", "") == "sentence_transformers.models.Normalize") p.normalize = true;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const auto& m = j[i];
+      const auto type = m.is_object() ? m.find("type") : m.end();
+      if (type == m.end()) continue;
+      if (!type->is_string())
+        detail::config_error(modules, "'type' of module " + std::to_string(i) + " is not a string");
+      if (type->get<std::string>() == "sentence_transformers.models.Normalize") p.normalize = true;
+    }
   }
   return p;
 }
