@@ -14,19 +14,15 @@
 
 #include <zeroth/zeroth.hpp>
 
+#include "support/objectives.hpp"
+
 using namespace zeroth;
 
 namespace {
 
 constexpr std::size_t kDim = 12;
 
-// f(x) = sum_i (1 + i % 3) (x_i - 0.5)^2, counting its calls.
-template <class T>
-double quadratic(const T* x, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += (1.0 + double(i % 3)) * std::pow(double(x[i]) - 0.5, 2);
-  return s;
-}
+using zeroth::testing::quadratic;  // f(x) = sum_i (1 + i % 3) (x_i - 0.5)^2
 
 // A C function, as a black-box user would pass one.
 double c_quadratic(const double* x, std::size_t n) { return quadratic(x, n); }

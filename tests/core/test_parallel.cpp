@@ -13,6 +13,8 @@
 
 #include <zeroth/zeroth.hpp>
 
+#include "support/objectives.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -23,12 +25,7 @@ namespace {
 
 constexpr std::size_t kDim = 40;
 
-template <class T>
-double quadratic(const T* x, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += (1.0 + double(i % 3)) * std::pow(double(x[i]) - 0.5, 2);
-  return s;
-}
+using zeroth::testing::quadratic;  // f(x) = sum_i (1 + i % 3) (x_i - 0.5)^2
 
 template <class V>
 bool same_bits(const V& a, const V& b) {
