@@ -36,6 +36,30 @@ concept BackendWithJvp = Backend<B> && requires(B& b, std::span<const std::size_
   { b.jvp(batch, tangent) } -> std::convertible_to<double>;
 };
 
+/// One example's share of a batch loss: the batch's loss is (sum of `sum`) / (sum of `weight`), both summed in batch
+/// order (batch_loss). A classifier's example has weight 1; a language model's, its number of target tokens.
+struct ExampleLoss {
+  double sum = 0;
+  double weight = 1;
+};
+
+/// The loss of a batch from its examples' shares, summed in order: the reduction every backend's loss() uses, so that
+/// a batch split over processes (zeroth/distributed) and gathered back gives the same bits as one process.
+inline double batch_loss(std::span<const ExampleLoss> examples) {
+  double sum = 0, weight = 0;
+  for (const ExampleLoss& e : examples) {
+    sum += e.sum;
+    weight += e.weight;
+  }
+  return weight != 0 ? sum / weight : 0.0;
+}
+
+/// Optional: the per-example shares whose batch_loss() is loss(batch), bit for bit (for data-parallel runs).
+template <class B>
+concept BackendWithExampleLosses = Backend<B> && requires(B& b, std::span<const std::size_t> batch) {
+  { b.example_losses(batch) } -> std::convertible_to<std::vector<ExampleLoss>>;
+};
+
 /// A store over the backend's parameters (no copy: the optimizer perturbs the backend's own buffers).
 template <Backend B>
 BufferStore make_store(B& backend) {

@@ -57,9 +57,11 @@ class ForwardGrad {
 };
 
 /// One forward-grad step of `run` (over an EigenStore of `x` alone): evaluates f on x + e n_k z_k in duals for each
-/// direction, tells the JVPs, then finishes any candidate phase with plain evaluations. Returns the step's summary.
-template <class F, class X, class E, class R>
-StepInfo forward_grad_step(F& f, X& x, Run<E, R>& run) {
+/// direction k that owns(k) (all, by default), lets combine(jvp, loss) fill in the others (the directions other
+/// processes measured: zeroth/distributed), tells the JVPs, then finishes any candidate phase with plain evaluations.
+/// Returns the step's summary.
+template <class F, class X, class E, class R, class Owns, class Combine>
+StepInfo forward_grad_step(F& f, X& x, Run<E, R>& run, Owns&& owns, Combine&& combine) {
   using T = typename X::Scalar;
   using D = Dual<T>;
   using DX = Eigen::Matrix<D, X::RowsAtCompileTime, X::ColsAtCompileTime>;
@@ -82,6 +84,7 @@ StepInfo forward_grad_step(F& f, X& x, Run<E, R>& run) {
   double loss = 0;
   alignas(64) float z[random::kGroup];
   for (std::size_t k = 0; k < dirs.seeds.size(); ++k) {
+    if (!owns(k)) continue;
     for (std::size_t g = 0; g * random::kGroup < n; ++g) {
       random::direction_group(dirs.kind, dirs.seeds[k], 0, g, z);
       const std::uint64_t m = mask.empty() ? ~std::uint64_t{0} : mask.group_bits(0, g);
@@ -92,14 +95,20 @@ StepInfo forward_grad_step(F& f, X& x, Run<E, R>& run) {
     }
     const D out = f(std::as_const(xd));
     jvp[k] = static_cast<double>(out.d);
-    if (k == 0) loss = static_cast<double>(out.v);
+    loss = static_cast<double>(out.v);  // f(x), whatever the tangent
   }
+  combine(std::span<double>(jvp), loss);
   std::optional<StepInfo> info = run.tell_directional(jvp, loss);
   while (!info) {  // a candidate phase (ZO-SGD-Cons): plain evaluations
     run.ask();
     info = run.tell(static_cast<double>(f(std::as_const(x))));
   }
   return *info;
+}
+
+template <class F, class X, class E, class R>
+StepInfo forward_grad_step(F& f, X& x, Run<E, R>& run) {
+  return forward_grad_step(f, x, run, [](std::size_t) { return true; }, [](std::span<double>, double&) {});
 }
 
 }  // namespace zeroth

@@ -6,8 +6,10 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "zeroth/estimators/dual.hpp"
 #include "zeroth/random/philox.hpp"
 
 namespace zeroth {
@@ -33,12 +35,17 @@ class Minibatch {
     for (std::size_t i = 0; i < b_; ++i) batch_[i] = perm_[pos * b_ + i];
   }
 
+  /// The loss on the step's batch: a double, or whatever the loss returns on duals (forward-grad).
   template <class P>
-  double operator()(P& params) {
-    if constexpr (requires { loss_(params, batch()); })
-      return loss_(params, batch());
-    else
-      return loss_(batch());
+  auto operator()(P& params) {
+    if constexpr (requires { loss_(params, batch()); }) {
+      if constexpr (is_dual<std::remove_cvref_t<decltype(loss_(params, batch()))>>::value)
+        return loss_(params, batch());
+      else
+        return static_cast<double>(loss_(params, batch()));
+    } else {
+      return static_cast<double>(loss_(batch()));
+    }
   }
 
   std::span<const std::size_t> batch() const noexcept { return batch_; }

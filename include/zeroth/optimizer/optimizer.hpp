@@ -173,8 +173,15 @@ class Optimizer {
         throw std::invalid_argument("zeroth: 'parallel_evaluations' = " + std::to_string(width) +
                                     " needs each evaluation on its own copy of the parameters, but " + par.why);
     Run<E, R> run(store, opt_, est_, rule_, state_);
+    constexpr bool takes_steps = requires { f.take_step(run, params); };
+    if constexpr (takes_steps)
+      if (opt_.keep_best.value_or(false) || opt_.divergence.on(false) || width > 1)
+        throw std::invalid_argument("zeroth: an objective that takes whole steps itself (distributed::"
+                                    "DirectionParallel) cannot be combined with keep_best, the divergence guard or "
+                                    "parallel_evaluations");
     const RunState begin = state_;
     Result result;
+    black_box = black_box && !takes_steps;  // its defaults (keep_best, the guard) need every loss here
     const bool guard = opt_.divergence.on(black_box), keep = opt_.keep_best.value_or(black_box);
     BestPoint best(store, keep || guard);
     detail::DivergenceMonitor monitor(opt_.divergence);
@@ -203,7 +210,9 @@ class Optimizer {
       }
       if constexpr (MinibatchObjective<F>) f.next_batch(run.step());
       std::optional<StepInfo> step;
-      if constexpr (requires { E::forward_mode; }) {
+      if constexpr (takes_steps) {
+        step = f.take_step(run, params);  // its evaluations (every point of the step, the candidates) and tells
+      } else if constexpr (requires { E::forward_mode; }) {
         if constexpr (!std::derived_from<P, BufferStore>) step = forward_grad_step(observed, params, run);
       } else if (can_parallel && width > 1) {
         if constexpr (can_parallel) {
@@ -227,9 +236,21 @@ class Optimizer {
       if (step->rolled_back) {
         result.status = Status::non_finite_loss;
         result.message = "loss is not finite at step " + std::to_string(step->step) + " (evaluation " +
-                         std::to_string(run.failed_evaluation()) + "); the step was rolled back";
+                         std::to_string(run.failed_evaluation()) + ")";
+        if constexpr (requires { { f.failure() } -> std::convertible_to<std::optional<EvaluationFailure>>; })
+          if (std::optional<EvaluationFailure> why = f.failure()) {
+            result.status = why->status;
+            result.message = why->message;
+          }
+        result.message += "; the step was rolled back";
         break;
       }
+      if constexpr (requires { { f.failure() } -> std::convertible_to<std::optional<EvaluationFailure>>; })
+        if (std::optional<EvaluationFailure> why = f.failure(); why && why->status == Status::rank_failed) {
+          result.status = why->status;  // in a candidate phase: the failed candidates were not kept
+          result.message = why->message + "; the step kept a candidate evaluated without failure";
+          break;
+        }
       if (guard) {
         if (std::string why = monitor.check(step->loss); !why.empty()) {
           result.status = Status::diverged;

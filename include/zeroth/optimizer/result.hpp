@@ -17,6 +17,7 @@ enum class Status {
   max_evaluations,   ///< the evaluation budget (Options::max_evaluations) could not pay for another step
   diverged,          ///< the divergence guard fired: the parameters were rolled back to the best point
   collapsed,         ///< the objective stopped responding to the parameters (CollapseDetector)
+  rank_failed,       ///< a process of a distributed run failed to evaluate (it threw): the step was rolled back
 };
 
 inline const char* to_string(Status s) {
@@ -28,9 +29,17 @@ inline const char* to_string(Status s) {
     case Status::max_evaluations: return "max_evaluations";
     case Status::diverged: return "diverged";
     case Status::collapsed: return "collapsed";
+    case Status::rank_failed: return "rank_failed";
   }
   return "?";
 }
+
+/// What an objective that can fail in more ways than a non-finite loss (zeroth/distributed's) says of the evaluation
+/// that made minimize() roll a step back: objective.failure() returns one, or nothing when the loss was just not finite.
+struct EvaluationFailure {
+  Status status = Status::non_finite_loss;
+  std::string message;
+};
 
 /// One evaluation the caller must perform: the parameters already hold the point to evaluate.
 struct Ask {

@@ -77,7 +77,13 @@ class SentenceClassifier {
     return {head().block(true)};
   }
 
-  double loss(std::span<const std::size_t> batch) { return score(batch, nullptr); }
+  double loss(std::span<const std::size_t> batch) { return batch_loss(example_losses(batch)); }
+  /// Each example's cross-entropy (weight 1): loss() is their batch_loss().
+  std::vector<ExampleLoss> example_losses(std::span<const std::size_t> batch) {
+    std::vector<ExampleLoss> out;
+    score(batch, nullptr, &out);
+    return out;
+  }
   std::vector<int> predict(std::span<const std::size_t> batch) {
     std::vector<int> p;
     score(batch, &p);
@@ -148,7 +154,7 @@ class SentenceClassifier {
   }
 
   // Mean cross-entropy over `batch`; fills predictions (argmax, the first of ties) when asked.
-  double score(std::span<const std::size_t> batch, std::vector<int>* pred) {
+  double score(std::span<const std::size_t> batch, std::vector<int>* pred, std::vector<ExampleLoss>* each = nullptr) {
     std::vector<Sequence> seqs;
     std::map<int, Eigen::Index> cand_row;  // candidate index -> row of the embeddings
     for (std::size_t i : batch) seqs.push_back(items_.at(i).input);
@@ -184,7 +190,9 @@ class SentenceClassifier {
       const double mx = *std::max_element(logits.begin(), logits.end());
       double z = 0;
       for (double v : logits) z += std::exp(v - mx);
-      if (it.label >= 0) total += -(logits[static_cast<std::size_t>(it.label)] - mx - std::log(z));
+      const double l = it.label >= 0 ? -(logits[static_cast<std::size_t>(it.label)] - mx - std::log(z)) : 0.0;
+      total += l;
+      if (each) each->push_back({l, 1.0});
       if (pred) pred->push_back(static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
     }
     return total / static_cast<double>(batch.size());
@@ -203,5 +211,6 @@ class SentenceClassifier {
 };
 
 static_assert(zeroth::BackendWithPredictions<SentenceClassifier>);
+static_assert(zeroth::BackendWithExampleLosses<SentenceClassifier>);
 
 }  // namespace zeroth::bert

@@ -36,9 +36,12 @@ class CausalLM {
   std::vector<Block> parameters() { return model_blocks(model_); }
 
   /// Mean negative log-likelihood per target token over the batch.
-  double loss(std::span<const std::size_t> batch) {
-    const Counts c = score_counts(batch, false);
-    return c.tokens ? c.nll / c.tokens : 0.0;
+  double loss(std::span<const std::size_t> batch) { return batch_loss(example_losses(batch)); }
+  /// Each text's negative log-likelihood, weighted by its target tokens: loss() is their batch_loss().
+  std::vector<ExampleLoss> example_losses(std::span<const std::size_t> batch) {
+    std::vector<ExampleLoss> out;
+    score_counts(batch, false, &out);
+    return out;
   }
 
   /// Loss per token and next-token accuracy (the target is the most likely token) over texts [0, n), in chunks.
@@ -68,7 +71,7 @@ class CausalLM {
     double nll = 0, hits = 0, tokens = 0;
   };
 
-  Counts score_counts(std::span<const std::size_t> batch, bool top1) {
+  Counts score_counts(std::span<const std::size_t> batch, bool top1, std::vector<ExampleLoss>* each = nullptr) {
     inputs_.clear();
     targets_.clear();
     for (std::size_t i : batch) {
@@ -80,8 +83,10 @@ class CausalLM {
     const auto lp = target_log_probs(model_, inputs_, targets_, top1 ? &hit : nullptr);
     Counts c;
     for (std::size_t b = 0; b < lp.size(); ++b) {
-      c.nll -= lp[b].cast<double>().sum();
+      const double nll = -lp[b].cast<double>().sum();
+      c.nll += nll;
       c.tokens += static_cast<double>(lp[b].size());
+      if (each) each->push_back({nll, static_cast<double>(lp[b].size())});
       if (top1) c.hits += hit[b].cast<double>().sum();
     }
     return c;
@@ -92,6 +97,6 @@ class CausalLM {
   std::vector<std::vector<int>> inputs_, targets_;
 };
 
-static_assert(zeroth::Backend<CausalLM>);
+static_assert(zeroth::BackendWithExampleLosses<CausalLM>);
 
 }  // namespace zeroth::llama2c

@@ -43,7 +43,13 @@ class PromptClassifier {
   /// The model's tensors as blocks (llama2c::model_blocks): with LoRA or a prefix, only the adapters are trainable.
   std::vector<Block> parameters() { return model_blocks(model_); }
 
-  double loss(std::span<const std::size_t> batch) { return score(batch, nullptr); }
+  double loss(std::span<const std::size_t> batch) { return batch_loss(example_losses(batch)); }
+  /// Each example's cross-entropy over its candidates (weight 1): loss() is their batch_loss().
+  std::vector<ExampleLoss> example_losses(std::span<const std::size_t> batch) {
+    std::vector<ExampleLoss> out;
+    score(batch, nullptr, &out);
+    return out;
+  }
 
   std::vector<int> predict(std::span<const std::size_t> batch) {
     std::vector<int> out;
@@ -88,7 +94,7 @@ class PromptClassifier {
   }
 
   // Mean cross-entropy over the batch; fills predictions (argmax of the candidate scores) when asked.
-  double score(std::span<const std::size_t> batch, std::vector<int>* pred) {
+  double score(std::span<const std::size_t> batch, std::vector<int>* pred, std::vector<ExampleLoss>* each = nullptr) {
     inputs_.clear();
     targets_.clear();
     for (std::size_t i : batch) {
@@ -116,7 +122,9 @@ class PromptClassifier {
       const double mx = *std::max_element(s.begin(), s.end());
       double z = 0;
       for (double v : s) z += std::exp(v - mx);
-      total += -(s[static_cast<std::size_t>(it.label)] - mx - std::log(z));
+      const double l = -(s[static_cast<std::size_t>(it.label)] - mx - std::log(z));
+      total += l;
+      if (each) each->push_back({l, 1.0});
       if (pred) pred->push_back(static_cast<int>(std::max_element(s.begin(), s.end()) - s.begin()));
     }
     return total / static_cast<double>(batch.size());
@@ -129,5 +137,6 @@ class PromptClassifier {
 };
 
 static_assert(zeroth::BackendWithPredictions<PromptClassifier>);
+static_assert(zeroth::BackendWithExampleLosses<PromptClassifier>);
 
 }  // namespace zeroth::llama2c
