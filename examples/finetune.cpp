@@ -19,6 +19,11 @@
 #include <zeroth/tasks/sampling.hpp>
 #include <zeroth/zeroth.hpp>
 
+#ifdef ZEROTH_WITH_MPI
+#include <zeroth/distributed/data_parallel.hpp>
+#include <zeroth/distributed/direction_parallel.hpp>
+#endif
+
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
@@ -30,6 +35,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -48,11 +54,22 @@ struct Args {
   double lr = 1e-4, eps = 1e-3, weight_decay = 0.0, temperature = 0.05, collapse_tolerance = 2e-3;
   std::string direction = "gaussian", train_only, freeze, tune = "all";
   int threads = 0;
-  bool resume = false, overwrite = false, bf16 = false;
+  bool resume = false, overwrite = false, bf16 = false, batch_invariant = false;
   int lora_rank = 0, prefix_tokens = 0;
   double lora_alpha = 16;
   std::string rounding = "nearest", prefix_file, lora_targets;
   std::string prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+  std::string parallel;  ///< "", "data" or "directions" (MPI ranks)
+#ifdef ZEROTH_WITH_MPI
+  distributed::Communicator* comm = nullptr;  ///< the ranks of --parallel
+#endif
+  bool root() const noexcept {  // the rank that prints and writes --out (the only one without --parallel)
+#ifdef ZEROTH_WITH_MPI
+    return !comm || comm->root();
+#else
+    return true;
+#endif
+  }
 };
 
 std::vector<std::string> split_list(const std::string& s, char sep = ',') {
@@ -110,6 +127,7 @@ io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   s.set("prefix_tokens", a.prefix_tokens).set("prefix_init", a.prefix_init).set("prefix_file", a.prefix_file);
   s.set("bf16", a.bf16).set("rounding", a.rounding).set("collapse_steps", a.collapse_steps);
   s.set("collapse_tolerance", a.collapse_tolerance);
+  if (a.batch_invariant) s.set("batch_invariant", true);  // other bits (absent from older runs' settings)
   return s;
 }
 
@@ -191,13 +209,74 @@ struct Evaluator {
   }
 };
 
+// The training objective: the loss (or, --objective accuracy, the error rate) of each step's batch; with --parallel,
+// the batch split over the ranks (data) or the step's points shared out (directions). Runs opt.minimize with it.
+template <class Opt, class Trainer, class... Callbacks>
+Result minimize_with(Opt& opt, const Args& a, Trainer& trainer, BufferStore& store, Callbacks&&... callbacks) {
+  auto example_losses = [&](std::span<const std::size_t> batch) {
+    if constexpr (BackendWithPredictions<Trainer>)
+      if (a.objective == "accuracy") {  // the error rate: piecewise constant in the weights
+        const auto pred = trainer.predict(batch);
+        std::vector<ExampleLoss> wrong;
+        for (std::size_t j = 0; j < batch.size(); ++j) wrong.push_back({pred[j] != trainer.label(batch[j]) ? 1.0 : 0.0});
+        return wrong;
+      }
+    return trainer.example_losses(batch);
+  };
+  const std::size_t batch = std::min(a.batch, trainer.size());
+  auto whole = [&] {
+    return Minibatch([=](std::span<const std::size_t> b) { return batch_loss(example_losses(b)); }, trainer.size(),
+                     batch, a.seed);
+  };
+#ifdef ZEROTH_WITH_MPI
+  if (a.parallel == "data") {
+    distributed::DataParallel f(*a.comm, example_losses, trainer.size(), batch, a.seed);
+    return opt.minimize(f, store, callbacks...);
+  }
+  if (a.parallel == "directions") {
+    distributed::DirectionParallel f(*a.comm, whole());
+    return opt.minimize(f, store, callbacks...);
+  }
+#endif
+  auto f = whole();
+  return opt.minimize(f, store, callbacks...);
+}
+
+// A rank other than the root of a --parallel run: the same steps from the same checkpoint, writing nothing.
+template <class Opt, class Trainer>
+int follow(Opt& opt, const Args& a, Trainer& trainer, BufferStore& store, CollapseOptions collapse) {
+#ifdef ZEROTH_WITH_MPI
+  const auto step = static_cast<std::uint64_t>(a.comm->max(0));  // the root's, once it has opened --out
+  if (step > 0) {
+    opt.state() = load_checkpoint(fs::path(a.out) / "checkpoint.bin", store, opt.preconditioner());
+    if (opt.state().step != step)
+      throw std::runtime_error("rank " + std::to_string(a.comm->rank()) + " read step " +
+                               std::to_string(opt.state().step) + " from the checkpoint, the root resumed at " +
+                               std::to_string(step));
+  }
+  const Result r = minimize_with(opt, a, trainer, store, CollapseDetector(collapse));
+  return r.ok() ? 0 : r.status == Status::collapsed ? 3 : 1;
+#else
+  (void)opt, (void)a, (void)trainer, (void)store, (void)collapse;
+  return 0;
+#endif
+}
+
 template <class Opt, class Trainer, class Heldout, class Save>
 int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, BufferStore& store, const io::Settings& st,
              const char* metric, Save&& save_model) {
+  // Collapse: g exactly 0 with a loss that no longer moves, or (cross-entropy over C classes) a loss at ln C.
+  CollapseOptions collapse{.steps = a.collapse_steps, .tolerance = a.collapse_tolerance};
+  if constexpr (requires { trainer.classes(); })
+    if (a.objective == "ce") collapse.chance_loss = std::log(static_cast<double>(trainer.classes()));
+  if (!a.root()) return follow(opt, a, trainer, store, collapse);
   const std::vector<io::RunFile> extra = {{"model", "the fine-tuned model folder (Hugging Face layout)"}};
   io::RunFolder run = a.resume ? io::RunFolder::resume(a.out, st, extra) : io::RunFolder::create(a.out, st, a.overwrite, extra);
   opt.state() = run.load_checkpoint(store, opt.preconditioner());
   const std::uint64_t start = opt.state().step;
+#ifdef ZEROTH_WITH_MPI
+  if (a.comm) a.comm->max(static_cast<std::int64_t>(start));  // the other ranks load the same checkpoint
+#endif
   Evaluator<Heldout> ev{heldout, run, a.eval_every, metric, {}, {}, {}, 0, a.collapse_tolerance, {}};
   if (start > 0) {
     ev.reload();
@@ -216,29 +295,13 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   ev.zero_shot_accuracy = before_acc;
   if (start > 0 && !run.has_evaluation(start) && a.eval_every && start % a.eval_every == 0)
     ev.evaluate_and_record(start);  // lost between the checkpoint and its evaluation
-  Minibatch objective(
-      [&](std::span<const std::size_t> batch) {
-        if constexpr (BackendWithPredictions<Trainer>)
-          if (a.objective == "accuracy") {  // the error rate: piecewise constant in the weights
-            const auto pred = trainer.predict(batch);
-            double wrong = 0;
-            for (std::size_t j = 0; j < batch.size(); ++j) wrong += pred[j] != trainer.label(batch[j]);
-            return wrong / static_cast<double>(batch.size());
-          }
-        return trainer.loss(batch);
-      },
-      trainer.size(), std::min(a.batch, trainer.size()), a.seed);
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
-  // Collapse: g exactly 0 with a loss that no longer moves, or (cross-entropy over C classes) a loss at ln C.
-  CollapseOptions collapse{.steps = a.collapse_steps, .tolerance = a.collapse_tolerance};
-  if constexpr (requires { trainer.classes(); })
-    if (a.objective == "ce") collapse.chance_loss = std::log(static_cast<double>(trainer.classes()));
-  Result r = opt.minimize(objective, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),
+  Result r = minimize_with(opt, a, trainer, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),
                           TrajectoryRecorder(run.file("trajectory.bin")), ev, run.checkpointer(every),
                           CollapseDetector(collapse));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (r.status != Status::non_finite_loss) run.save_checkpoint(store, opt.state(), opt.preconditioner());
+  if (r.status != Status::non_finite_loss && r.status != Status::rank_failed) run.save_checkpoint(store, opt.state(), opt.preconditioner());
   const std::uint64_t done = opt.state().step;
   if (ev.steps.back() != static_cast<double>(done)) ev.evaluate_and_record(done);
   save_model(run);
@@ -259,6 +322,14 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
                                  {"after", {{"loss", ev.loss.back()}, {"accuracy", ev.accuracy.back()}}},
                                  {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
                                  {"settings", st.json()}};
+#ifdef ZEROTH_WITH_MPI
+  if (a.comm) {  // what rank 0 sent, per step of this call (every rank sends about the same)
+    const double per = r.steps ? 1.0 / static_cast<double>(r.steps) : 0.0;
+    summary["parallel"] = {{"mode", a.parallel}, {"ranks", a.comm->size()},
+                           {"bytes_sent_per_step", static_cast<double>(a.comm->bytes_sent()) * per},
+                           {"collectives_per_step", static_cast<double>(a.comm->collectives()) * per}};
+  }
+#endif
   run.write_summary(summary);
   std::printf("wrote %s/{summary.json,eval.jsonl,metrics.jsonl,plot.png,trajectory.bin,checkpoint.bin,...}\n",
               a.out.c_str());
@@ -435,10 +506,44 @@ int run_llama2c(const Args& a) {
   return go(trainer, evaluator, &spec, "accuracy");
 }
 
-}  // namespace
 
-int main(int argc, char** argv) try {
-  Args a;
+// Starts MPI for --parallel (the root rank alone prints to stdout); refuses mpirun without --parallel, whose ranks
+// would all write --out.
+#ifdef ZEROTH_WITH_MPI
+struct Ranks {
+  std::optional<distributed::Environment> mpi;
+  std::optional<distributed::Communicator> comm;
+  void start(Args& a, int& argc, char**& argv) {
+    if (a.parallel.empty()) {
+      if (distributed::Environment::launched_size() > 1)
+        throw std::invalid_argument("started by mpirun on " + std::to_string(distributed::Environment::launched_size()) +
+                                    " ranks without --parallel data|directions: every rank would write --out");
+      return;
+    }
+    mpi.emplace(argc, argv);
+    comm.emplace();
+    a.comm = &*comm;
+    if (!comm->root()) std::freopen("/dev/null", "w", stdout);
+    std::printf("--parallel %s on %d rank%s%s\n", a.parallel.c_str(), comm->size(), comm->size() > 1 ? "s" : "",
+                distributed::Environment::launched() ? "" : " (started without mpirun: mpirun -np N runs N)");
+  }
+  // An error on one rank: the others may wait in a collective, so end them all (after the message is out).
+  void fail(int code) {
+    if (comm && comm->size() > 1) comm->abort(code);
+  }
+};
+#else
+struct Ranks {
+  void start(Args& a, int&, char**&) {
+    if (!a.parallel.empty())
+      throw std::invalid_argument("--parallel: this zeroth-finetune was built without MPI (configure with "
+                                  "-DZEROTH_WITH_MPI=ON, with Debian's libopenmpi-dev installed)");
+  }
+  void fail(int) {}
+};
+#endif
+
+int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   std::string files_help = "\nFiles written to --out (a folder that holds another run is refused):\n";
   for (const auto& f : io::RunFolder::files()) files_help += "  " + std::string(f.name) + ": " + std::string(f.description) + "\n";
   files_help += "  model/: the fine-tuned BERT model folder (config, tokenizer and model.safetensors)\n"
@@ -446,7 +551,7 @@ int main(int argc, char** argv) try {
                 "Steps are counted as steps done in every file: metrics.jsonl's row \"step\": s is written after the "
                 "s-th step (1 for the first), eval.jsonl's after s steps (0 = before training), and a checkpoint at "
                 "step s resumes after s steps.\n"
-                "Exit status: 0 done, 1 a non-finite loss, 2 an error, 3 collapsed (--collapse-steps; summary.json "
+                "Exit status: 0 done, 1 a non-finite loss or a failed rank (--parallel), 2 an error, 3 collapsed (--collapse-steps; summary.json "
                 "\"status\": \"collapsed\" and \"warnings\"), 100 and up an option CLI11 rejected.\n"
                 "Data formats (--format): tsv / csv with a header naming the columns; label_text: 'label<TAB>text' or "
                 "'label text' lines; jsonl: one object per line. Templates name fields as {column}.\n";
@@ -527,7 +632,16 @@ int main(int argc, char** argv) try {
   app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (the saved model is float32)");
   app.add_option("--rounding", a.rounding, "storing bfloat16 updates: nearest or stochastic")
       ->capture_default_str()->check(CLI::IsMember({"nearest", "stochastic"}));
+  app.add_option("--parallel", a.parallel, "run on MPI ranks (mpirun -np N zeroth-finetune ...): data (each batch "
+                                          "split over the ranks) or directions (each step's points shared out); "
+                                          "the same bits as one process, see the README")
+      ->check(CLI::IsMember({"data", "directions"}));
+  app.add_flag("--batch-invariant", a.batch_invariant, "one sequence per product in the forward pass, so that an "
+                                                     "example's loss does not depend on the rest of its batch: "
+                                                     "--parallel data then gives one process's bits (slower)");
   CLI11_PARSE(app, argc, argv);
+  ranks.start(a, argc, argv);
+  if (a.batch_invariant) transformer::set_group_tokens(0);
   if (a.method == "fzoo" && a.directions < 2)
     throw std::invalid_argument("--method fzoo needs --directions 2 or more (the step is divided by the standard "
                                 "deviation of the q losses; FZOO's paper uses 8)");
@@ -537,8 +651,19 @@ int main(int argc, char** argv) try {
                                                                       "current folder: run from the repository root)"
                                                                     : ""));
   return bert::is_model_folder(a.model) ? run_bert(a) : run_llama2c(a);
-} catch (const std::exception& e) {
-  std::fflush(stdout);
-  std::fprintf(stderr, "\nzeroth-finetune: %s\n", e.what());
-  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  Ranks ranks;
+  try {
+    return run_main(a, ranks, argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\nzeroth-finetune: %s\n", e.what());
+    ranks.fail(2);
+    return 2;
+  }
 }
