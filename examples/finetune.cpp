@@ -520,12 +520,13 @@ struct Ranks {
                                     " ranks without --parallel data|directions: every rank would write --out");
       return;
     }
+    const bool launched = distributed::Environment::launched();  // before MPI_Init, which sets the variables itself
     mpi.emplace(argc, argv);
     comm.emplace();
     a.comm = &*comm;
     if (!comm->root()) std::freopen("/dev/null", "w", stdout);
     std::printf("--parallel %s on %d rank%s%s\n", a.parallel.c_str(), comm->size(), comm->size() > 1 ? "s" : "",
-                distributed::Environment::launched() ? "" : " (started without mpirun: mpirun -np N runs N)");
+                launched ? "" : " (started without mpirun: mpirun -np N runs N)");
   }
   // An error on one rank: the others may wait in a collective, so end them all (after the message is out).
   void fail(int code) {

@@ -124,6 +124,12 @@ struct StepCounter {
   void on_step(const StepInfo& s) { step = s.step + 1; }
 };
 
+// Stops a run after n steps (without the final evaluation's difference: minimize evaluates once more at the end).
+struct StopAfter {
+  std::uint64_t n;
+  bool on_step(const StepInfo& s) const { return s.step + 1 < n; }
+};
+
 // One process whose first evaluation of step `fail` is NaN: the parameters a failed distributed run must end with
 // (the same rollback from the same point).
 template <class Opt>
@@ -197,7 +203,7 @@ TEST_CASE("block-wise ZO-SGD over a store of 4 blocks, data- and direction-paral
   CHECK(same_bits(run(2), ref));
 }
 
-TEST_CASE("DataParallel through the ask/tell Run gives the single-process bits", "[mpi]") {
+TEST_CASE("DataParallel and DirectionParallel through the ask/tell Run give the single-process bits", "[mpi]") {
   const Problem& p = problem();
   auto drive = [&](auto& f) {
     Eigen::VectorXf x = start<Eigen::VectorXf>();
@@ -216,6 +222,19 @@ TEST_CASE("DataParallel through the ask/tell Run gives the single-process bits",
   zd::DataParallel data(comm(), [&](const auto& x, std::span<const std::size_t> idx) { return p.losses(x, idx); },
                         Problem::n, Problem::batch, 7);
   CHECK(same_bits(drive(data), drive(full)));
+  // DirectionParallel through the Run: take_step() is one whole step (its points shared out, its losses gathered).
+  Eigen::VectorXf x = start<Eigen::VectorXf>();
+  EigenStore store(x);
+  ZOAdam opt(options(1e-2), RGE({.directions = 3}));
+  auto run = opt.run(store);
+  zd::DirectionParallel g(comm(), full);
+  while (run.step() < 10) {
+    g.next_batch(run.step());
+    g.take_step(run, x);
+  }
+  Eigen::VectorXf y = start<Eigen::VectorXf>();
+  ZOAdam(options(1e-2), RGE({.directions = 3})).minimize(full, y, StopAfter{10});
+  CHECK(same_bits(x, y));
 }
 
 TEST_CASE("a rank that throws ends the run on every rank, naming the rank and the step, rolled back", "[mpi]") {

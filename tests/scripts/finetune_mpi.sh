@@ -7,7 +7,7 @@
 #     run's bytes;
 #  4. kill -9 of rank 1 mid-run: mpirun ends every rank (no hang), and --resume from what rank 0 wrote gives the
 #     uninterrupted run's bytes;
-#  5. mpirun without --parallel is refused.
+#  5. --parallel without mpirun runs on 1 rank (and says so); mpirun without --parallel is refused.
 #   finetune_mpi.sh BUILD_DIR SHARED_DIR
 set -euo pipefail
 exe="$1/examples/zeroth-finetune"
@@ -108,7 +108,10 @@ same l-rank l-ref
 left=$(find "$out" -name '*.tmp.*' -o -name 'checkpoint.next.bin')
 [ -z "$left" ] || { echo "FAIL: left behind: $left"; exit 1; }
 
-echo "5. mpirun without --parallel"
+echo "5. --parallel without mpirun runs on 1 rank and says so; mpirun without --parallel is refused"
+run l-alone "$exe" "${llama[@]}" --steps 20 --parallel directions
+same l-alone l-one
+grep -q "on 1 rank (started without mpirun" "$work/l-alone.log" || { echo "FAIL: no note"; exit 1; }
 if "${mpi[@]}" -np 2 "$exe" "${llama[@]}" --steps 2 --out "$work/refused" >"$work/refused.log" 2>&1; then
   echo "FAIL: accepted"; exit 1
 fi

@@ -48,7 +48,8 @@ class Environment {
       MPI_Finalize();
   }
 
-  /// Whether this process was started by a launcher (mpirun, srun): the variables OpenMPI, PMI or PMIx set.
+  /// Whether this process was started by a launcher (mpirun, srun): the variables OpenMPI, PMI or PMIx set. Ask
+  /// before constructing the Environment: a singleton MPI_Init sets some of them itself.
   static bool launched() {
     for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
       if (std::getenv(v)) return true;
