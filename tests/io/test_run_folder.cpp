@@ -137,6 +137,17 @@ TEST_CASE("a folder holding a run is never mixed with a new one; --overwrite rem
   for (const auto& e : fs::directory_iterator(old)) left.push_back(e.path().filename().string());
   CHECK(left == std::vector<std::string>{"run.json"});
   CHECK(nlohmann::json::parse(slurp(old / "run.json"))["run_id"] == rf.run_id());
+  // A folder the caller writes (the fine-tuner's model/, named in `extra`) is the run's too: --overwrite removes it
+  // (it used to refuse a second BERT run in the same --out); a folder nobody named is still refused.
+  const auto bert = fresh("bert");
+  const std::vector<io::RunFile> extra = {{"model", "the fine-tuned model folder"}};
+  { RunFolder::create(bert, settings(), false, extra); }
+  fs::create_directories(bert / "model");
+  put(bert / "model" / "config.json", "{}");
+  { RunFolder::create(bert, settings(), true, extra); }
+  CHECK_FALSE(fs::exists(bert / "model"));
+  fs::create_directories(bert / "mine");
+  CHECK_THROWS_WITH(RunFolder::create(bert, settings(), true, extra), Catch::Contains("also holds 'mine'"));
 }
 
 TEST_CASE("resume needs a run with exactly the same settings, and names every difference", "[run]") {

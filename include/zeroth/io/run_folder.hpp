@@ -271,7 +271,8 @@ class RunFolder {
 
   /// Starts a new run in `dir`. A folder that holds a run (any of its files) is never mixed with a new one: it is
   /// refused, or with `overwrite` its run's files are removed first (and only those: a folder that also holds
-  /// other files is refused, naming one). `extra` names more files the caller writes, known like files()'s.
+  /// other files is refused, naming one). `extra` names more files (or folders) the caller writes, known like
+  /// files()'s.
   static RunFolder create(const std::filesystem::path& dir, const Settings& settings, bool overwrite = false,
                           std::span<const RunFile> extra = {}) {
     namespace fs = std::filesystem;
@@ -282,7 +283,9 @@ class RunFolder {
       std::vector<std::string> known, other;
       for (const auto& e : fs::directory_iterator(dir)) {
         const std::string name = e.path().filename().string();
-        (!e.is_directory() && (rf.known(name) || rf.stale_temporary(name)) ? known : other).push_back(name);
+        const bool ours = e.is_directory() ? rf.is_extra(name)  // a folder the caller writes (a model folder)
+                                           : rf.known(name) || rf.stale_temporary(name);
+        (ours ? known : other).push_back(name);
       }
       std::sort(known.begin(), known.end());
       std::sort(other.begin(), other.end());
@@ -300,7 +303,7 @@ class RunFolder {
                                    (other.size() > 1 ? "them" : "it") + " away or choose another --out");
         // The files saying which run this is go first: a kill part-way leaves no run to resume by mistake.
         for (const char* first : {"run.json", "checkpoint.json"}) fs::remove(dir / first);
-        for (const auto& name : known) fs::remove(dir / name);
+        for (const auto& name : known) fs::remove_all(dir / name);
       }
     } else {
       fs::create_directories(dir);
@@ -461,6 +464,10 @@ class RunFolder {
  private:
   RunFolder(std::filesystem::path dir, std::span<const RunFile> extra) : dir_(std::move(dir)) {
     for (const RunFile& f : extra) extra_.emplace_back(f.name);
+  }
+
+  bool is_extra(std::string_view name) const noexcept {
+    return std::find(extra_.begin(), extra_.end(), name) != extra_.end();
   }
 
   bool known(std::string_view name) const noexcept {
