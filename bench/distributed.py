@@ -32,7 +32,9 @@ MPI = ["mpirun", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none"]
 def finetune(exe, args, out, ranks=0, threads=1, extra=()):
     cmd = (MPI + ["-np", str(ranks)] if ranks else []) + [exe] + args + list(extra) + ["--out", out, "--overwrite"]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE")
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)}\nexited {done.returncode}:\n{done.stderr[-2000:]}")
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     with open(os.path.join(out, "metrics.jsonl")) as f:

@@ -102,6 +102,9 @@ timeout 60 tail --pid="$pid" -f /dev/null || { echo "FAIL: mpirun still runs 60 
 wait "$pid" || status=$?
 echo "  mpirun ended with status $status, $(( $(date +%s) - start )) s after the start"
 [ "$status" != 0 ] || { echo "FAIL: mpirun reported success"; exit 1; }
+grep -q "rank 1 with PID.*exited on signal 9" "$work/rank.log" ||
+  { echo "FAIL: mpirun did not name the killed rank"; tail -20 "$work/rank.log"; exit 1; }
+echo "  mpirun: $(grep -o "process rank 1 with PID [0-9]* on node [^ ]* exited on signal 9[^.]*" "$work/rank.log" | head -1)"
 "$exe" "${llama[@]}" --steps 60 --batch-invariant --out "$out" --resume >>"$work/rank.log" 2>&1 ||
   { echo "FAIL: the resume after the killed rank"; tail -20 "$work/rank.log"; exit 1; }
 same l-rank l-ref
