@@ -1,6 +1,6 @@
 // Writes the fuzz seeds that zeroth's own writers make (scripts/gen_fuzz_corpus.sh copies the real files beside
 // them): tiny llama2.c checkpoints in both formats, a prefix.bin, checkpoint.bin with each rule's state, a trajectory
-// (whole and torn), a small safetensors file, and the task presets as spec files.
+// (whole and torn), a small safetensors file, the task presets as spec files, and run folders.
 //   zeroth_fuzz_corpus tests/fuzz/corpus
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "zeroth/backends/llama2c/checkpoint.hpp"
 #include "zeroth/backends/llama2c/prefix_file.hpp"
 #include "zeroth/io/checkpoint.hpp"
+#include "zeroth/io/run_folder.hpp"
 #include "zeroth/io/safetensors.hpp"
 #include "zeroth/io/trajectory.hpp"
 #include "zeroth/methods.hpp"
@@ -103,18 +104,49 @@ void task_specs(const fs::path& dir) {
 
 }  // namespace
 
+// Run folders as the fine-tuner leaves them (fuzz_run_folder's input: the files joined by "\n@@\n"): a run with a
+// checkpoint at step 4 and logs past it (a kill after the checkpoint), and one without a checkpoint.
+void run_folders(const fs::path& dir) {
+  const fs::path tmp = fs::temp_directory_path() / "zeroth_fuzz_corpus_run";
+  for (bool with_checkpoint : {true, false}) {
+    fs::remove_all(tmp);
+    zeroth::io::Settings s;
+    s.set("model", "tiny").set("lr", 1e-4).set("steps", 10);
+    {
+      auto run = zeroth::io::RunFolder::create(tmp, s);
+      zeroth::fuzz::Params p;
+      if (with_checkpoint) run.save_checkpoint(p.store, zeroth::RunState{4, 8});
+      for (int step = 1; step <= 6; ++step)
+        zeroth::io::append_jsonl(run.file("metrics.jsonl"), nlohmann::json{{"step", step}, {"loss", 0.5}});
+      for (int step : {0, 5})
+        zeroth::io::append_jsonl(run.file("eval.jsonl"), nlohmann::json{{"step", step}, {"eval_loss", 0.5}});
+    }
+    std::string joined;
+    for (const char* name : {"run.json", "checkpoint.json", "checkpoint.bin", "metrics.jsonl", "eval.jsonl"}) {
+      std::ifstream in(tmp / name, std::ios::binary);
+      if (name != std::string("run.json")) joined += "\n@@\n";
+      joined += std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    std::ofstream(dir / (with_checkpoint ? "killed_after_checkpoint.txt" : "no_checkpoint.txt"), std::ios::binary)
+        << joined;
+  }
+  fs::remove_all(tmp);
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
     return 2;
   }
   const fs::path root = argv[1];
-  for (const char* d : {"llama2c_checkpoint", "llama2c_prefix", "checkpoint", "trajectory", "safetensors", "task_spec"})
+  for (const char* d : {"llama2c_checkpoint", "llama2c_prefix", "checkpoint", "trajectory", "safetensors", "task_spec",
+                        "run_folder"})
     fs::create_directories(root / d);
   llama2c(root);
   checkpoints(root / "checkpoint");
   trajectories(root / "trajectory");
   safetensors(root / "safetensors");
   task_specs(root / "task_spec");
+  run_folders(root / "run_folder");
   return 0;
 }
