@@ -107,6 +107,16 @@ TEST_CASE("callbacks see every step and can stop the run", "[optimizer][callback
   Result r3 = ZOSGD({.max_steps = 100000}).minimize(flat, x, EarlyStopping(50));
   CHECK(r3.status == Status::stopped);
   CHECK(r3.steps == 51);  // the first step sets the best; 50 more without improvement
+
+  // A lambda is an on_step (it used to be ignored without a word): void, or bool to stop.
+  int seen = 0;
+  ZOSGD({.learning_rate = 1e-4, .max_steps = 7}).minimize(f, x, [&](const StepInfo&) { ++seen; });
+  CHECK(seen == 7);
+  Result r4 = ZOSGD({.learning_rate = 1e-4, .max_steps = 100}).minimize(f, x, [](const StepInfo& s) {
+    return s.step < 9;
+  });
+  CHECK(r4.status == Status::stopped);
+  CHECK(r4.steps == 10);
 }
 
 TEST_CASE("CollapseDetector ends a run that no longer responds with Status::collapsed, and nothing else", "[optimizer][callbacks]") {

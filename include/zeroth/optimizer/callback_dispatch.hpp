@@ -1,5 +1,6 @@
 #pragma once
-// Calls whichever hooks a callback implements: on_begin(RunInfo), on_step(StepInfo[, run]) -> [bool], on_end(Result).
+// Calls whichever hooks a callback implements: on_begin(RunInfo), on_step(StepInfo[, run]) -> [bool], on_end(Result);
+// a callable taking a StepInfo (a lambda) is an on_step.
 #include <concepts>
 #include <cstdint>
 #include <string>
@@ -46,12 +47,23 @@ bool call_step(C& c, const StepInfo& i, RunT& run, std::string& who, Status& why
     go = c.on_step(i);
   else if constexpr (requires { c.on_step(i); })
     c.on_step(i);
+  else if constexpr (requires { { c(i) } -> std::convertible_to<bool>; })  // a lambda: its on_step
+    go = c(i);
+  else if constexpr (requires { c(i); })
+    c(i);
   if (!go && who.empty()) {
     who = callback_name(c);
     if constexpr (requires { { c.stop_status() } -> std::convertible_to<Status>; }) why = c.stop_status();
   }
   return go;
 }
+
+/// Whether C is a callback at all: it has one of the hooks, or is callable with a StepInfo (a lambda's on_step).
+template <class C, class RunT>
+concept Callback = requires(C& c, const StepInfo& i, RunT& run, const RunInfo& b, const Result& r) {
+  requires requires { c.on_begin(b); } || requires { c.on_step(i, run); } || requires { c.on_step(i); } ||
+               requires { c.on_end(r); } || requires { c(i); };
+};
 
 template <class C>
 void call_end(C& c, const Result& r) {

@@ -172,6 +172,9 @@ class Optimizer {
       if (width > 1)
         throw std::invalid_argument("zeroth: 'parallel_evaluations' = " + std::to_string(width) +
                                     " needs each evaluation on its own copy of the parameters, but " + par.why);
+    static_assert((detail::Callback<Callbacks, Run<E, R>> && ...),
+                  "zeroth: a callback of minimize() needs on_begin(RunInfo), on_step(StepInfo[, run]), on_end(Result) "
+                  "or to be callable as c(StepInfo) (returning false stops the run)");
     Run<E, R> run(store, opt_, est_, rule_, state_);
     constexpr bool takes_steps = requires { f.take_step(run, params); };
     if constexpr (takes_steps)
