@@ -164,6 +164,17 @@ TEST_CASE("data- and direction-parallel runs give the single-process bits, for e
   check_modes<Eigen::VectorXf>("random-sparse ZO-SGD (a mask)", [] {
     return ZOSGDRandomSparse(options(), Sparse<RGE, RandomMask>(RandomMask({.ratio = 0.3})));
   });
+  check_modes<Eigen::VectorXf>("ZO-SGD-Sign q=2", [] { return ZOSGDSign(options(1e-3), RGE({.directions = 2})); });
+  check_modes<Eigen::VectorXf>("ZO-SGD-Momentum", [] { return ZOSGDMomentum(options()); });
+  check_modes<Eigen::VectorXf>("SparseMeZO (a magnitude mask)", [] {
+    return SparseMeZO(options(), Sparse<RGE, MagnitudeMask>(MagnitudeMask({.ratio = 0.3})));
+  });
+  check_modes<Eigen::VectorXf>("SensitiveZOSGD (a static mask)", [] {
+    return SensitiveZOSGD(options(), Sparse<RGE, SensitiveMask>(SensitiveMask({.ratio = 0.3})));
+  });
+  check_modes<Eigen::VectorXf>("SparseHiZOO", [] {
+    return SparseHiZOO(options(1e-4), Sparse<ThreePointRGE, RandomMask>(RandomMask({.ratio = 0.3})));
+  });
   check_modes<Eigen::VectorXf>("FZOO q=5", [] { return FZOO(options(1e-2), NormalizedRGE({.directions = 5})); });
   check_modes<Eigen::VectorXf>("ZO-Factored", [] { return ZOFactored(options(1e-2)); });
   check_modes<Eigen::VectorXd>("Forward-Grad q=3 (JVPs)", [] {
