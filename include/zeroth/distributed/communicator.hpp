@@ -96,7 +96,7 @@ class Communicator {
   }
 
   /// allgather() with an agreement on failure in the same collective: rank r sends counts[r] values, or (with `error`
-  /// set: its evaluation threw) counts[r] placeholders and the error. Returns, on every rank, -1 with `all` filled,
+  /// set: its evaluation threw) counts[r] values that are ignored, and the error. Returns, on every rank, -1 with `all` filled,
   /// or the lowest failing rank, with its message in `error` (one broadcast more, only then). No rank is left waiting.
   int allgather_checked(std::span<const double> mine, std::span<double> all, std::span<const int> counts,
                         std::string& error) {
@@ -169,6 +169,20 @@ inline Share share(std::size_t n, int ranks, int r) {
   const std::size_t begin = i * base + (i < extra ? i : extra);
   return {begin, begin + base + (i < extra ? 1 : 0)};
 }
+
+namespace detail {
+/// Runs body(); an exception becomes `error` (its message), for the agreement of allgather_checked.
+template <class Body>
+void guarded(std::string& error, Body&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    error = *e.what() ? e.what() : "an exception without a message";
+  } catch (...) {
+    error = "an exception that is not a std::exception";
+  }
+}
+}  // namespace detail
 
 /// What every rank learns when some rank's evaluation threw: the lowest such rank, its message, and the step.
 class RankFailure : public std::runtime_error {

@@ -52,14 +52,14 @@ class DataParallel {
   template <class P>
   auto operator()(P& params) {
     if constexpr (requires { loss_(params, shard()); })
-      return reduce(evaluate([&] { return loss_(params, shard()); }));
+      return batch_loss_of([&] { return loss_(params, shard()); });
     else
-      return reduce(evaluate([&] { return loss_(shard()); }));
+      return batch_loss_of([&] { return loss_(shard()); });
   }
   double operator()()
     requires requires(Loss& l, std::span<const std::size_t> s) { l(s); }
   {
-    return reduce(evaluate([&] { return loss_(shard()); }));
+    return batch_loss_of([&] { return loss_(shard()); });
   }
 
   /// Why the last rolled-back step failed: a rank threw (Status::rank_failed), or a shard's loss was not finite.
@@ -74,16 +74,15 @@ class DataParallel {
     double operator()(std::span<const std::size_t>) const { return 0.0; }
   };
 
-  // This rank's losses (or its error), gathered: 2 doubles per example of the whole batch, in batch order; on a
-  // failure anywhere, every rank gets std::nullopt and failure_ says which rank.
+  // This rank's per-example losses (or its error) gathered into all_ (2 doubles per example of the whole batch, in
+  // batch order), then reduced as one process would: NaN on every rank when a rank failed (failure_ says which).
   template <class Eval>
-  auto evaluate(Eval&& eval) {
-    using Out = std::remove_cvref_t<decltype(eval())>;
-    using Value = typename Out::value_type;
+  auto batch_loss_of(Eval&& eval) {
+    using Value = typename std::remove_cvref_t<decltype(eval())>::value_type;
     mine_values_.assign(2 * mine_.size(), 0.0);
     std::string error;
-    try {
-      const Out out = eval();
+    detail::guarded(error, [&] {
+      const auto out = eval();
       if (out.size() != mine_.size())
         throw std::logic_error("zeroth: the loss returned " + std::to_string(out.size()) + " values for a shard of " +
                                std::to_string(mine_.size()) + " examples");
@@ -99,31 +98,26 @@ class DataParallel {
           mine_values_[2 * i + 1] = 1.0;
         }
       }
-    } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty()) error = "an exception without a message";
-    } catch (...) {
-      error = "an exception that is not a std::exception";
-    }
+    });
     all_.resize(2 * batch().size());
     const int failed = comm_.allgather_checked(mine_values_, all_, counts_, error);
     if (failed >= 0 && !(failure_ && failure_->status == Status::rank_failed))
       failure_ = EvaluationFailure{Status::rank_failed, RankFailure(failed, step_, error).what()};
-    return std::pair<bool, Value*>{failed < 0, nullptr};
+    return reduce<Value>(failed < 0);
   }
 
   template <class V>
-  auto reduce(std::pair<bool, V*> ok) {
+  auto reduce(bool ok) {
     const std::size_t B = batch().size();
-    if constexpr (is_dual<V>::value) {
+    if constexpr (is_dual<V>::value) {  // as one process sums duals: value and tangent in batch order
       using T = decltype(V{}.v);
-      if (!ok.first) return V(std::numeric_limits<T>::quiet_NaN());
+      if (!ok) return V(std::numeric_limits<T>::quiet_NaN());
       V total{};
       for (std::size_t i = 0; i < B; ++i) total = total + V(static_cast<T>(all_[2 * i]), static_cast<T>(all_[2 * i + 1]));
       note_non_finite(static_cast<double>(total.v));
       return total / static_cast<T>(B);
     } else {
-      if (!ok.first) return std::numeric_limits<double>::quiet_NaN();
+      if (!ok) return std::numeric_limits<double>::quiet_NaN();
       examples_.resize(B);
       for (std::size_t i = 0; i < B; ++i) examples_[i] = {all_[2 * i], all_[2 * i + 1]};
       const double l = batch_loss(examples_);

@@ -45,7 +45,7 @@ class DirectionParallel {
   double operator()(P& params) {
     double loss = std::numeric_limits<double>::quiet_NaN();
     std::string error;
-    guarded(error, [&] { loss = static_cast<double>(evaluate(params)); });
+    detail::guarded(error, [&] { loss = static_cast<double>(evaluate(params)); });
     counts_.assign(counts_.size(), 0);
     if (const int failed = comm_.allgather_checked({}, {}, counts_, error); failed >= 0)
       throw RankFailure(failed, step_, error);
@@ -76,17 +76,6 @@ class DirectionParallel {
       return f_();
   }
 
-  template <class Body>
-  static void guarded(std::string& error, Body&& body) {
-    try {
-      body();
-    } catch (const std::exception& e) {
-      error = *e.what() ? e.what() : "an exception without a message";
-    } catch (...) {
-      error = "an exception that is not a std::exception";
-    }
-  }
-
   void note_failure(int rank, const std::string& error) {
     failure_ = EvaluationFailure{Status::rank_failed, RankFailure(rank, step_, error).what()};
   }
@@ -107,7 +96,7 @@ class DirectionParallel {
         const auto i = static_cast<std::size_t>(a.index - first);
         if (i < mine.begin || i >= mine.end) return;
         double loss = std::numeric_limits<double>::quiet_NaN();
-        if (error.empty()) guarded(error, [&] { loss = static_cast<double>(evaluate(params)); });
+        if (error.empty()) detail::guarded(error, [&] { loss = static_cast<double>(evaluate(params)); });
         local_.push_back(loss);
       });
       if (n != count) throw std::logic_error("zeroth: DirectionParallel: the phase has an unexpected number of points");
@@ -133,7 +122,7 @@ class DirectionParallel {
       using Out = decltype(f_(x));
       Out out{};
       if (!error.empty()) return Out(std::numeric_limits<double>::quiet_NaN());
-      guarded(error, [&] { out = f_(x); });
+      detail::guarded(error, [&] { out = f_(x); });
       if (!error.empty()) out = Out(std::numeric_limits<double>::quiet_NaN());
       return out;
     };
