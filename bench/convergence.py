@@ -1,13 +1,18 @@
 #!/usr/bin/python3
-"""Convergence benchmark (issue 3): runs build/bench/convergence_bench on each problem (two at a time), prints one
-Markdown table of evaluations and steps to reach each problem's target (median and min-max over the seeds, with the
-tuned learning rate), state bytes per parameter, NLopt's derivative-free optimizers beside, and draws PNG convergence
-plots (measured objective against evaluations, median over seeds, one panel per problem).
+"""Convergence benchmark (issues 3 and 12): runs build/bench/convergence_bench on each problem and, with --peers,
+bench/blackbox_peers.py (nevergrad NGOpt, CMA, DiagonalCMA, OnePlusOne and pycma at their defaults, in a virtual
+environment this script creates) on the same problems, two jobs at a time. Prints two Markdown tables: evaluations to
+reach each problem's target (median and min-max over the seeds, with the tuned learning rate), and the objective at
+equal evaluation budgets (median and min-max of the value at the budget); the untuned defaults of zeroth::minimize in
+both; and draws PNG convergence plots (measured objective against evaluations, median over seeds, one panel per
+problem).
 
-    python3 bench/convergence.py [build_dir=build] [--data ../shared/data/sst2] [--seeds 5] [--jobs 2]
+    python3 bench/convergence.py [build_dir=build] [--data ../shared/data/sst2] [--seeds 3] [--jobs 2] [--peers]
+                                 [--problems quad,rosen100,...] [--no-run]
 
-Needs Debian's python3-matplotlib (for the plots; /usr/bin/python3) and a build with -DZEROTH_BUILD_BENCHMARKS=ON and
-libnlopt-cxx-dev installed. The JSON lines and the PNG go to <build_dir>/convergence/.
+Needs Debian's python3-matplotlib (for the plots; /usr/bin/python3), python3-venv and network access to PyPI for
+--peers, and a build with -DZEROTH_BUILD_BENCHMARKS=ON and libnlopt-cxx-dev installed. The JSON lines and the PNG go
+to <build_dir>/convergence/.
 """
 import argparse
 import json
@@ -18,52 +23,68 @@ import subprocess
 import sys
 import time
 
-PROBLEMS = ["quad", "accuracy", "logistic", "quad100", "rosenbrock"]  # longest first: two run at a time
+PROBLEMS = ["quad", "illquad", "accuracy", "logistic", "rosen100_100k", "rosenbrock", "rosen100", "quad100"]  # longest first
 TITLES = {
     "quad": "quadratic, d = 10^4",
+    "illquad": "ill-conditioned quadratic, d = 10^4",
     "quad100": "quadratic, d = 100",
     "rosenbrock": "Rosenbrock, d = 10",
+    "rosen100": "ext. Rosenbrock, d = 100, 20k",
+    "rosen100_100k": "ext. Rosenbrock, d = 100, 100k",
     "logistic": "logistic regression, SST-2",
     "accuracy": "1 - accuracy, SST-2",
 }
-COLUMNS = ["quad", "quad100", "rosenbrock", "logistic", "accuracy"]
+COLUMNS = ["quad", "illquad", "quad100", "rosenbrock", "rosen100", "rosen100_100k", "logistic", "accuracy"]
+PEER_PACKAGES = ["nevergrad==1.0.12", "cma==4.5.0"]
+DEFAULT = "zeroth::minimize (defaults)"
 
 
-def run_all(binary, data, seeds, jobs, out_dir):
-    pending = list(PROBLEMS)
+def peer_python(build):
+    """The virtual environment of the peers: created once under the build folder."""
+    venv = os.path.join(build, "peer-venv")
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        print(f"  creating {venv} ({', '.join(PEER_PACKAGES)})", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "install", "--quiet"] + PEER_PACKAGES, check=True)
+    return py
+
+
+def run_all(jobs_list, jobs):
+    """jobs_list: (name, command, output path)."""
+    pending = list(jobs_list)
     running = {}
     t0 = time.time()
     while pending or running:
         while pending and len(running) < jobs:
-            p = pending.pop(0)
-            f = open(os.path.join(out_dir, p + ".jsonl"), "w")
-            cmd = [binary, "--problem", p, "--data", data, "--seeds", str(seeds)]
-            running[p] = (subprocess.Popen(cmd, stdout=f), f, time.time())
+            name, cmd, path = pending.pop(0)
+            f = open(path, "w")
+            running[name] = (subprocess.Popen(cmd, stdout=f), f, time.time())
         time.sleep(0.2)
-        for p, (proc, f, start) in list(running.items()):
+        for name, (proc, f, start) in list(running.items()):
             if proc.poll() is not None:
                 f.close()
-                del running[p]
+                del running[name]
                 if proc.returncode != 0:
-                    sys.exit(f"convergence_bench --problem {p} failed ({proc.returncode})")
-                print(f"  {p}: {time.time() - start:.0f} s", file=sys.stderr)
-    print(f"  all problems: {time.time() - t0:.0f} s wall", file=sys.stderr)
+                    sys.exit(f"{name} failed ({proc.returncode})")
+                print(f"  {name}: {time.time() - start:.0f} s", file=sys.stderr)
+    print(f"  all jobs: {time.time() - t0:.0f} s wall", file=sys.stderr)
 
 
 def load(out_dir):
     setups, runs, skipped = {}, {}, {}
     for p in PROBLEMS:
-        path = os.path.join(out_dir, p + ".jsonl")
-        if not os.path.exists(path):
-            continue
-        for line in open(path):
-            r = json.loads(line)
-            if r["kind"] == "setup":
-                setups[p] = r
-            elif "skipped" in r:
-                skipped[(p, r["method"])] = r["skipped"]
-            else:
-                runs.setdefault((p, r["method"]), []).append(r)
+        for path in (os.path.join(out_dir, p + ".jsonl"), os.path.join(out_dir, p + ".peers.jsonl")):
+            if not os.path.exists(path):
+                continue
+            for line in open(path):
+                r = json.loads(line)
+                if r["kind"] == "setup":
+                    setups[p] = r
+                elif "skipped" in r:
+                    skipped[(p, r["method"])] = r["skipped"]
+                else:
+                    runs.setdefault((p, r["method"]), []).append(r)
     return setups, runs, skipped
 
 
@@ -77,10 +98,11 @@ def k(n):
     return f"{n:.0f}"
 
 
-def median_reached(values):
-    """Median with not-reached runs counted as infinitely slow."""
-    m = statistics.median(values)
-    return m
+def g(v):
+    """A measured value, 3 significant digits."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "inf"
+    return f"{v:.3g}"
 
 
 def cell(rs, with_lr=True):
@@ -91,8 +113,8 @@ def cell(rs, with_lr=True):
         div = sum(r["diverged"] for r in rs)
         s = "not reached" + (f" ({div} diverged)" if div else "")
     else:
-        med, lo, hi = median_reached(vals), min(vals), max(vals)
-        ms = median_reached(steps)
+        med, lo, hi = statistics.median(vals), min(vals), max(vals)  # not reached: infinitely slow
+        ms = statistics.median(steps)
         spread = "" if lo == hi else f" [{k(lo)}–{'n.r.' if hi == math.inf else k(hi)}]"
         s = ("n.r." if med == math.inf else k(med)) + spread
         if ms != math.inf and ms != med:
@@ -104,45 +126,115 @@ def cell(rs, with_lr=True):
     return s
 
 
-def table(setups, runs, skipped, seeds):
+def final(rs):
+    """Median of the value at the budget (a diverged run counts as infinite)."""
+    return statistics.median([math.inf if r["diverged"] or r["final"] is None else r["final"] for r in rs])
+
+
+def final_cell(rs):
+    vals = [math.inf if r["diverged"] or r["final"] is None else r["final"] for r in rs]
+    lo, hi = min(vals), max(vals)
+    return g(statistics.median(vals)) + ("" if lo == hi else f" [{g(lo)}–{g(hi)}]")
+
+
+def kind(runs, m):
+    for (_, mm), rs in runs.items():
+        if mm == m:
+            return rs[0]["kind"]
+    return "peer"
+
+
+def ordered_methods(runs, skipped):
     methods = []
-    for (p, m) in list(runs) + list(skipped):
+    for (_, m) in list(runs) + list(skipped):
         if m not in methods:
             methods.append(m)
-    zo = [m for m in methods if not m.startswith("NLopt")]
-    nl = [m for m in methods if m.startswith("NLopt")]
+    order = {"default": 0, "zo": 1, "nlopt": 2, "peer": 3}
+    return sorted(methods, key=lambda m: order.get(kind(runs, m), 3))
+
+
+def missing(setups, c, m, runs):
+    kd = kind(runs, m)
+    if kd == "nlopt":
+        return f"— (d = {setups[c]['d']})"
+    return "—"
+
+
+def table(setups, runs, skipped, value):
     cols = [c for c in COLUMNS if c in setups]
     lines = []
-    lines.append(f"| method | state B/param (d = {setups[cols[0]]['d']}) | " + " | ".join(TITLES[c] for c in cols) + " |")
-    lines.append("|---|---|" + "---|" * len(cols))
-    for m in zo + nl:
-        b = ""
-        for c in cols:
-            rs = runs.get((c, m))
-            if rs:
-                b = f"{rs[0]['state_bytes_per_param']:.3g}" + (f" ({rs[0]['state_extra']})" if rs[0]["state_extra"] else "")
-                break
-        if m.startswith("NLopt"):
+    head = "| method |" + ("" if value else " state B/param (d = 10^4) |")
+    lines.append(head + " " + " | ".join(TITLES[c] for c in cols) + " |")
+    lines.append("|---|" + ("" if value else "---|") + "---|" * len(cols))
+    for m in ordered_methods(runs, skipped):
+        kd = kind(runs, m)
+        row = [f"**{m}**" if kd == "default" else m]
+        if not value:
             b = "–"
-        row = [m.replace("NLopt ", "NLopt "), b]
+            if kd == "zo":
+                for c in cols:
+                    rs = runs.get((c, m))
+                    if rs:
+                        b = f"{rs[0]['state_bytes_per_param']:.3g}" + (
+                            f" ({rs[0]['state_extra']})" if rs[0]["state_extra"] else "")
+                        break
+            elif kd == "default":
+                b = "0 (+8 best point)"
+            row.append(b)
         for c in cols:
             if (c, m) in skipped:
-                row.append("n/a (JVP = 0)")
+                why = skipped[(c, m)]
+                row.append("n/a (JVP = 0)" if "JVP" in why else f"— ({why.split(':')[0]})")
             elif (c, m) in runs:
                 rs = runs[(c, m)]
-                s = cell(rs, with_lr=not m.startswith("NLopt"))
-                if m.startswith("NLopt") and rs[0]["state_extra"] == "deterministic":
-                    s += " (det.)"
-                row.append(s)
-            elif m.startswith("NLopt"):
-                row.append(f"— (d = {setups[c]['d']})")
+                if value:
+                    row.append(final_cell(rs))
+                else:
+                    s = cell(rs, with_lr=kd == "zo")
+                    if kd == "nlopt" and rs[0]["state_extra"] == "deterministic":
+                        s += " (det.)"
+                    row.append(s)
             else:
-                row.append("—")
+                row.append(missing(setups, c, m, runs))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
-def notes(setups, seeds):
+def goals(setups, runs):
+    """Issue 12's goal: the untuned defaults match every peer's defaults at d >= 1000 and come within 2x of CMA-ES
+    at d = 100, in the value at equal budgets; and within 2x of the tuned rows in evaluations to the target."""
+    out = []
+    for c in COLUMNS:
+        if c not in setups or (c, DEFAULT) not in runs:
+            continue
+        d = setups[c]["d"]
+        mine = final(runs[(c, DEFAULT)])
+        peers = {m: final(rs) for (cc, m), rs in runs.items() if cc == c and rs[0]["kind"] == "peer"}
+        if not peers:
+            continue
+        if d >= 1000:
+            worse = [m for m, v in peers.items() if v < mine]
+            out.append(f"- {TITLES[c]} (d = {d}): defaults {g(mine)}; peers " +
+                       ", ".join(f"{m.replace('nevergrad ', 'ng ')} {g(v)}" for m, v in peers.items()) +
+                       (": at least as low as every peer" if not worse else f": **behind {', '.join(worse)}**"))
+        else:
+            cma = {m: v for m, v in peers.items() if "CMA" in m and "Diagonal" not in m}
+            if cma:
+                best = min(cma.values())
+                ratio = mine / best if best > 0 else math.inf
+                out.append(f"- {TITLES[c]} (d = {d}): defaults {g(mine)}, CMA-ES {g(best)} (the better of "
+                           f"{', '.join(cma)}): {ratio:.2g}x" + (" (within 2x)" if ratio <= 2 else " (**not within 2x**)"))
+        tuned = [statistics.median([r["evals"] if r["reached"] else math.inf for r in rs])
+                 for (cc, m), rs in runs.items() if cc == c and rs[0]["kind"] == "zo"]
+        best_tuned = min(tuned) if tuned else math.inf
+        dflt = statistics.median([r["evals"] if r["reached"] else math.inf for r in runs[(c, DEFAULT)]])
+        if best_tuned < math.inf:
+            out.append(f"  evaluations to the target: defaults {'n.r.' if dflt == math.inf else k(dflt)}, best tuned "
+                       f"zeroth row {k(best_tuned)}" + (f" ({dflt / best_tuned:.2g}x)" if dflt < math.inf else ""))
+    return "\n".join(out)
+
+
+def notes(setups):
     out = []
     for c in COLUMNS:
         if c not in setups:
@@ -152,8 +244,8 @@ def notes(setups, seeds):
             f"- **{TITLES[c]}**: {s['description']}; budget {k(s['budget'])} evaluations per run; measured every "
             f"{s['check_every']} step(s); eps {s['epsilon']:g}; η grid = centre × {{1/9, 1/3, 1, 3, 9}}, centres "
             f"{s['lr_sgd']:.3g} (SGD-like; block-wise and masked: ÷ the fraction perturbed per step), "
-            f"{s['lr_adaptive']:.3g} (sign, Adam), {s['lr_factored']:.3g} (factored), {s['lr_hessian']:.3g} "
-            f"(HiZOO, {s['hessian_warmup']}-step warmup); {s['blocks']} store blocks"
+            f"{s['lr_adaptive']:.3g} (sign, Adam), {s['lr_factored']:.3g} (factored, eps2 {s['factored_eps2']:g}), "
+            f"{s['lr_hessian']:.3g} (HiZOO, no warmup), 1e-4 (FZOO); {s['blocks']} store blocks"
             + ("; NLopt beside" if s["nlopt"] else f"; NLopt ruled out at d = {s['d']}")
         )
     return "\n".join(out)
@@ -171,7 +263,7 @@ def plot(setups, runs, out_png):
     import numpy as np
 
     cols = [c for c in COLUMNS if c in setups]
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    fig, axes = plt.subplots(3, 3, figsize=(19, 15))
     axes = axes.ravel()
     cmap = plt.get_cmap("tab20")
     methods = []
@@ -193,13 +285,15 @@ def plot(setups, runs, out_png):
                 y = np.full(grid.shape, s["initial"], dtype=float)
                 idx = np.searchsorted(e, grid, side="right") - 1
                 y[idx >= 0] = v[idx[idx >= 0]]
-                if not r["reached"] and len(e):  # a run that reached the target holds its last value
-                    y[grid > e[-1]] = np.nan
+                if len(e):
+                    y[grid > e[-1]] = np.nan if not r["reached"] or r["kind"] != "peer" else y[grid > e[-1]]
                 curves.append(y)
             med = np.nanmedian(np.array(curves), axis=0) if len(curves) > 1 else curves[0]
-            ls = "--" if m.startswith("NLopt") else "-"
-            ax.plot(grid, med, ls, color=colour[m], label=m, linewidth=1.4)
-        ax.axhline(s["target"], color="k", linewidth=0.8, linestyle=":")
+            kd = rs[0]["kind"]
+            ls = {"nlopt": "--", "peer": ":", "default": "-"}.get(kd, "-")
+            ax.plot(grid, med, ls, color="k" if kd == "default" else colour[m], label=m,
+                    linewidth=2.4 if kd == "default" else 1.3)
+        ax.axhline(s["target"], color="grey", linewidth=0.8, linestyle=":")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{TITLES[c]} (target {s['target']:.3g})")
@@ -213,10 +307,11 @@ def plot(setups, runs, out_png):
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
-    axes[-1].legend(handles, labels, loc="center", fontsize=9, ncol=2)
-    fig.suptitle("Convergence: median over seeds of the measured objective (runs stop at the target; dashed: NLopt)")
+    axes[-1].legend(handles, labels, loc="center", fontsize=8, ncol=2)
+    fig.suptitle("Convergence: median over seeds of the measured objective (black: zeroth::minimize defaults; "
+                 "dashed: NLopt; dotted: nevergrad / pycma)")
     fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
+    fig.savefig(out_png, dpi=100)
     print(f"  plot: {out_png}", file=sys.stderr)
 
 
@@ -224,28 +319,46 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build", nargs="?", default="build")
     ap.add_argument("--data", default=None, help="SST-2 folder (default: ../shared/data/sst2 from the repository)")
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--peers", action="store_true", help="also run nevergrad and pycma (a venv from PyPI)")
+    ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--no-run", action="store_true", help="only re-read the JSON lines, print and plot")
     a = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     data = os.path.abspath(a.data or os.path.join(root, "..", "shared", "data", "sst2"))
-    binary = os.path.abspath(os.path.join(a.build, "bench", "convergence_bench"))
-    out_dir = os.path.join(os.path.abspath(a.build), "convergence")
+    build = os.path.abspath(a.build)
+    binary = os.path.join(build, "bench", "convergence_bench")
+    out_dir = os.path.join(build, "convergence")
     os.makedirs(out_dir, exist_ok=True)
+    problems = [p for p in PROBLEMS if p in a.problems.split(",")]
     if not a.no_run:
         if not os.path.exists(binary):
             sys.exit(f"{binary} not found: configure with -DZEROTH_BUILD_BENCHMARKS=ON (needs libnlopt-cxx-dev)")
-        run_all(binary, data, a.seeds, a.jobs, out_dir)
+        jobs = [(f"convergence_bench --problem {p}", [binary, "--problem", p, "--data", data, "--seeds", str(a.seeds)],
+                 os.path.join(out_dir, p + ".jsonl")) for p in problems]
+        if a.peers:
+            py = peer_python(build)
+            script = os.path.join(root, "bench", "blackbox_peers.py")
+            jobs += [(f"blackbox_peers.py --problem {p}", [py, script, "--problem", p, "--data", data, "--seeds",
+                                                           str(a.seeds)], os.path.join(out_dir, p + ".peers.jsonl"))
+                     for p in problems]
+        run_all(jobs, a.jobs)
     setups, runs, skipped = load(out_dir)
     print(
         f"Evaluations to reach the target: median [min–max] over {a.seeds} seeds (n.r. = not reached within the "
         "budget; k/n = seeds that reached it), median steps where they differ (st), and the learning rate η tuned "
         "on seed 1000 from the grid. NLopt's deterministic algorithms run once (det.).\n"
     )
-    print(table(setups, runs, skipped, a.seeds))
+    print(table(setups, runs, skipped, value=False))
     print()
-    print(notes(setups, a.seeds))
+    print(f"The measured objective at equal evaluation budgets: median [min–max] over {a.seeds} seeds of the value "
+          "at the budget (zeroth: the iterate; NLopt and the peers: the best point they evaluated; inf: diverged).\n")
+    print(table(setups, runs, skipped, value=True))
+    print()
+    print(goals(setups, runs))
+    print()
+    print(notes(setups))
     plot(setups, runs, os.path.join(out_dir, "convergence.png"))
 
 

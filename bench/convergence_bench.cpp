@@ -1,9 +1,10 @@
 // Convergence benchmark (issue 3, deliverable 5): for every named method, steps and objective evaluations to reach a
 // target on a suite of problems, over several seeds after tuning one learning rate per method and problem from a grid;
-// beside them NLopt's derivative-free optimizers where the dimension allows. Emits one JSON object per line;
-// bench/convergence.py runs it, prints the table and draws the plots.
-//   convergence_bench --problem quad|quad100|rosenbrock|logistic|accuracy [--data DIR] [--seeds 5]
-//                     [--only METHOD|nlopt]... [--no-zo] [--target T] [--budget N] [--lr-sgd|--lr-adaptive|--lr-hessian X]
+// beside them NLopt's derivative-free optimizers where the dimension allows, and zeroth's untuned black-box defaults.
+// Seed runs go on to the budget (final = the value at equal budgets). Emits one JSON object per line;
+// bench/convergence.py runs it and bench/blackbox_peers.py (nevergrad, pycma), prints the tables, draws the plots.
+//   convergence_bench --problem quad|illquad|quad100|rosenbrock|rosen100|rosen100_100k|logistic|accuracy [--data DIR] [--seeds 5]
+//                     [--only METHOD|nlopt|default]... [--no-zo] [--target T] [--budget N] [--lr-sgd|--lr-adaptive|--lr-hessian X]
 // (--target is a fraction of f(x0) on the quadratics; the overrides are for exploring, the table uses the defaults.)
 #include <nlopt.hpp>
 #include <zeroth/data/load.hpp>
@@ -37,8 +38,9 @@ struct Setup {
   std::uint64_t check_every = 1; // steps between measurements
   double lr_sgd = 0, lr_adaptive = 0;  // grid centres: SGD-like and per-coordinate-step (sign, Adam, factored) rules
   double lr_factored = 0;        // 0: lr_adaptive
-  double lr_hessian = 0.1;        // grid centre of HiZOO's rule (its step is scaled by H^{-1/2}, H grows to the curvature)
-  std::uint64_t hessian_warmup = 200;  // HiZOO's lr warms up linearly over these steps (as in the library's HiZOO test)
+  double lr_hessian = 0.3;        // grid centre of HiZOO's rule (its step is about lr H^{-1} grad, H calibrated at step 0)
+  std::uint64_t hessian_warmup = 0;  // HiZOO's lr warmup (none: DiagonalHessian calibrates H at its first update)
+  double factored_eps2 = 1e-3;   // Factored::Options::eps2, the least scale of its relative step (1 from x0 = 0)
   int blocks = 10;               // the parameter vector is split into this many store blocks
   bool nlopt = false;            // run NLopt's derivative-free optimizers beside
   bool forward_grad = true;      // Forward-Grad meaningful (false: the derivative is 0 almost everywhere)
@@ -71,13 +73,25 @@ struct Quadratic {
   double measure(const Vec& x) const { return f(x); }
 };
 
-// Rosenbrock in d dimensions from x0 = 0 (f = d - 1); minimum 0 at x = 1.
+// Rosenbrock in d dimensions. Chained (sum over i of 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2) from x0 = 0 (f = d - 1),
+// or extended (Moré, Garbow and Hillstrom: d/2 independent pairs (x_{2i-1}, x_{2i})) from x0 = (-1.2, 1, ...)
+// (f = 24.2 d/2). Minimum 0 at x = 1.
 struct Rosenbrock {
   Setup s;
-  explicit Rosenbrock(int d) {
-    s.x0 = Vec::Zero(d);
-    s.description = "sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, d = " + std::to_string(d) + ", x0 = 0 (f = " +
-                    std::to_string(d - 1) + "); target 1e-2";
+  bool extended = false;
+  Rosenbrock(int d, bool extended_form) : extended(extended_form) {
+    if (!extended) {
+      s.x0 = Vec::Zero(d);
+      s.factored_eps2 = 1.0;
+      s.description = "sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, d = " + std::to_string(d) + ", x0 = 0 (f = " +
+                      std::to_string(d - 1) + "); target 1e-2";
+    } else {
+      s.x0.resize(d);
+      for (int i = 0; i < d; ++i) s.x0[i] = i % 2 == 0 ? -1.2 : 1.0;
+      s.description = "extended Rosenbrock, sum over d/2 pairs of 100 (x_{2i} - x_{2i-1}^2)^2 + (1 - x_{2i-1})^2, d = " +
+                      std::to_string(d) + ", x0 = (-1.2, 1, ...) (f = " + std::to_string(12.1 * d).substr(0, 6) +
+                      "); target 1e-2";
+    }
     s.target = 1e-2;
     s.budget = 400000;
     s.check_every = 10;
@@ -89,7 +103,8 @@ struct Rosenbrock {
   typename X::Scalar f(const X& x) const {
     using T = typename X::Scalar;
     T v(0);
-    for (Eigen::Index i = 0; i + 1 < x.size(); ++i) {
+    const Eigen::Index stride = extended ? 2 : 1;
+    for (Eigen::Index i = 0; i + 1 < x.size(); i += stride) {
       const T a = x[i + 1] - x[i] * x[i], b = T(1) - x[i];
       v += T(100) * a * a + b * b;
     }
@@ -150,6 +165,7 @@ struct Logistic {
                     std::to_string(d.vocab + 1) + "), minibatch " + std::to_string(batch) +
                     ", x0 = 0 (loss ln 2); target: full-train loss 0.63";
     s.target = 0.63;
+    s.factored_eps2 = 1.0;
     s.budget = 16000;
     s.check_every = 25;
     s.blocks = 10;
@@ -182,6 +198,7 @@ struct Accuracy {
     s.description = "1 - accuracy of sign(w . x + b), bag-of-words SST-2 train (d = " + std::to_string(d.vocab + 1) +
                     "), minibatch " + std::to_string(batch) + ", eps 0.5; target: full-train accuracy 0.68";
     s.target = 0.32;
+    s.factored_eps2 = 1.0;
     s.budget = 16000;
     s.check_every = 50;
     s.blocks = 10;
@@ -215,7 +232,10 @@ struct Outcome {
   std::vector<std::pair<std::uint64_t, double>> curve;  // (evaluations, measure), thinned geometrically
 };
 
-// Measures every check_every steps (outside the evaluation count); stops at the target, the budget or divergence.
+// Measures every check_every steps (outside the evaluation count); stops at the budget or on divergence, and at the
+// target unless g_full_budget (then the first measurement that met it is kept, and the run goes on to the budget, so
+// that `final` is the value at equal budgets).
+bool g_full_budget = false;
 template <class P>
 struct Monitor {
   const P* p;
@@ -229,15 +249,18 @@ struct Monitor {
     if ((s.step + 1) % p->s.check_every != 0 && !at_budget) return true;
     const double v = p->measure(*x);
     out->final_value = v;
-    out->steps = s.step + 1;
-    out->evals = s.evaluations;
-    if (s.evaluations >= next_record || v <= p->s.target || at_budget) {
+    if (!out->reached) {
+      out->steps = s.step + 1;
+      out->evals = s.evaluations;
+    }
+    const bool first = v <= p->s.target && !out->reached;
+    if (s.evaluations >= next_record || first || at_budget) {
       out->curve.emplace_back(s.evaluations, v);
       while (next_record <= s.evaluations) next_record = std::max(next_record + 1, std::uint64_t(next_record * 1.06));
     }
-    if (v <= p->s.target) {
+    if (first) {
       out->reached = true;
-      return false;
+      if (!g_full_budget) return false;
     }
     if (!std::isfinite(v) || v > limit) {
       out->diverged = true;
@@ -331,7 +354,7 @@ Outcome run_method(P& p, const std::string& m, double lr, std::uint64_t seed, st
   if (m == "ZOSGDMomentum") return drive_store(p, ZOSGDMomentum(o, {}, Momentum({.beta = 0.9})), bytes, extra);
   if (m == "ZOAdam") return drive_store(p, ZOAdam(o), bytes, extra);
   if (m == "HiZOO") return drive_store(p, HiZOO(o), bytes, extra);
-  if (m == "ZOFactored") return drive_store(p, ZOFactored(o), bytes, extra);
+  if (m == "ZOFactored") return drive_store(p, ZOFactored(o, {}, Factored({.eps2 = p.s.factored_eps2})), bytes, extra);
   if (m == "ZOSGDCons") return drive_store(p, ZOSGDCons(o), bytes, extra);
   if (m == "FZOO") return drive_store(p, FZOO(o), bytes, extra);
   if (m == "ZOSGDBlockwise")
@@ -358,6 +381,27 @@ Outcome run_method(P& p, const std::string& m, double lr, std::uint64_t seed, st
     return out;
   }
   throw std::invalid_argument("unknown method " + m);
+}
+
+// zeroth's black-box defaults, untuned: zeroth::minimize with nothing but the budget and the seed (FZOO, 8 Rademacher
+// directions, lr 1e-4 cosine-decayed over the budget, epsilon 1e-3), the same settings on every problem: the problem's
+// epsilon and blocks are not used.
+template <class P>
+struct FlatObjective {  // the black-box form: a function of the buffer, with the problem's batches
+  P* p;
+  void next_batch(std::uint64_t step) { p->next_batch(step); }
+  double operator()(std::span<const double> x) const { return double(p->f(Eigen::Map<const Vec>(x.data(), Eigen::Index(x.size())))); }
+};
+template <class P>
+Outcome run_default(P& p, std::uint64_t seed) {
+  Vec x = p.s.x0;
+  Outcome out;
+  const double limit = 1e3 * std::max(1.0, p.measure(x));
+  const auto t0 = std::chrono::steady_clock::now();
+  zeroth::minimize(FlatObjective<P>{&p}, x.data(), std::size_t(x.size()), {.max_evaluations = p.s.budget, .seed = seed},
+                   Monitor<P>{&p, &x, &out, limit, 1, g_cap});
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
 }
 
 std::string num(double v);
@@ -442,10 +486,12 @@ void run_zo(P& p, const std::string& problem, int seeds, const std::vector<std::
       }
     }
     g << "]";
+    g_full_budget = true;
     for (int s = 0; s < seeds; ++s) {
       const Outcome r = run_method(p, mi.name, best_lr, std::uint64_t(s), &bytes, &extra);
       emit(problem, "zo", mi.name, best_lr, std::uint64_t(s), r, bytes * 1000 / d, extra, s == 0 ? g.str() : "");
     }
+    g_full_budget = false;
   }
 }
 
@@ -496,7 +542,6 @@ void run_nlopt(P& p, const std::string& problem, int seeds) {
             return v;
           },
           &ctx);
-      o.set_stopval(p.s.target);
       o.set_maxeval(int(p.s.budget));
       o.set_maxtime(60.0);
       o.set_xtol_rel(0);
@@ -532,14 +577,20 @@ void run_problem(P& p, const std::string& problem, int seeds, const std::vector<
   if (g_over.lr_adaptive > 0) p.s.lr_adaptive = g_over.lr_adaptive;
   if (g_over.lr_hessian > 0) p.s.lr_hessian = g_over.lr_hessian;
   std::printf("{\"problem\":%s,\"kind\":\"setup\",\"description\":%s,\"d\":%lld,\"target\":%.6g,\"budget\":%llu,"
-              "\"check_every\":%llu,\"epsilon\":%g,\"lr_sgd\":%g,\"lr_adaptive\":%g,\"lr_hessian\":%g,\"lr_factored\":%g,\"hessian_warmup\":%llu,\"blocks\":%d,\"measure\":%s,"
+              "\"check_every\":%llu,\"epsilon\":%g,\"lr_sgd\":%g,\"lr_adaptive\":%g,\"lr_hessian\":%g,\"lr_factored\":%g,\"hessian_warmup\":%llu,\"factored_eps2\":%g,\"blocks\":%d,\"measure\":%s,"
               "\"initial\":%.6g,\"nlopt\":%s}\n",
               q(problem).c_str(), q(p.s.description).c_str(), (long long)p.s.x0.size(), p.s.target,
               (unsigned long long)p.s.budget, (unsigned long long)p.s.check_every, p.s.epsilon, p.s.lr_sgd,
-              p.s.lr_adaptive, p.s.lr_hessian, p.s.lr_factored > 0 ? p.s.lr_factored : p.s.lr_adaptive, (unsigned long long)p.s.hessian_warmup, p.s.blocks, q(p.s.measure_name).c_str(), p.measure(p.s.x0),
+              p.s.lr_adaptive, p.s.lr_hessian, p.s.lr_factored > 0 ? p.s.lr_factored : p.s.lr_adaptive, (unsigned long long)p.s.hessian_warmup, p.s.factored_eps2, p.s.blocks, q(p.s.measure_name).c_str(), p.measure(p.s.x0),
               p.s.nlopt ? "true" : "false");
   std::fflush(stdout);
   if (zo) run_zo(p, problem, seeds, only);
+  if (only.empty() || std::find(only.begin(), only.end(), "default") != only.end()) {
+    g_full_budget = true;
+    for (int k = 0; k < seeds; ++k)
+      emit(problem, "default", "zeroth::minimize (defaults)", 1e-4, std::uint64_t(k), run_default(p, std::uint64_t(k)), 0, "");
+    g_full_budget = false;
+  }
   if (p.s.nlopt && (only.empty() || std::find(only.begin(), only.end(), "nlopt") != only.end())) run_nlopt(p, problem, seeds);
 }
 
@@ -585,20 +636,30 @@ int main(int argc, char** argv) try {
     Quadratic p(10000, 100.0, 40000, 0.3);
     p.s.lr_sgd = 1.0 / (100.0 * 10002);
     p.s.lr_adaptive = 1e-3;
-    p.s.lr_hessian = 1.0;
     run_problem(p, problem, seeds, only, zo);
   } else if (problem == "quad100") {
     Quadratic p(100, 100.0, 20000, 0.01);
     p.s.lr_sgd = 1.0 / (100.0 * 102);
     p.s.lr_adaptive = 1e-2;
-    p.s.lr_hessian = 1.0;
+    p.s.nlopt = true;
+    run_problem(p, problem, seeds, only, zo);
+  } else if (problem == "illquad") {
+    Quadratic p(10000, 1000.0, 40000, 0.1);
+    p.s.lr_sgd = 1.0 / (1000.0 * 10002);
+    p.s.lr_adaptive = 1e-3;
+    run_problem(p, problem, seeds, only, zo);
+  } else if (problem == "rosen100" || problem == "rosen100_100k") {
+    Rosenbrock p(100, true);
+    p.s.budget = problem == "rosen100" ? 20000 : 100000;
+    p.s.lr_sgd = 1e-4;
+    p.s.lr_adaptive = 1e-3;
+    p.s.blocks = 10;
     p.s.nlopt = true;
     run_problem(p, problem, seeds, only, zo);
   } else if (problem == "rosenbrock") {
-    Rosenbrock p(10);
+    Rosenbrock p(10, false);
     p.s.lr_sgd = 1e-4;
     p.s.lr_adaptive = 1e-3;
-    p.s.lr_hessian = 0.3;
     p.s.nlopt = true;
     run_problem(p, problem, seeds, only, zo);
   } else if (problem == "logistic" || problem == "accuracy") {

@@ -1,5 +1,6 @@
-// Black-box optimization out of the box: a C function of a plain buffer, box bounds, an exact evaluation budget; the
-// best point evaluated comes back, and a diverging run would stop with Status::diverged instead of running away.
+// Black-box optimization out of the box: a C function of a plain buffer and an exact evaluation budget, first with
+// zeroth::minimize's untuned defaults, then a named method with box bounds; the best point evaluated comes back, and
+// a diverging run would stop with Status::diverged instead of running away.
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -15,6 +16,11 @@ extern "C" double objective(const double* x, std::size_t n) {
 int main() {
   std::vector<double> x(50, -1.0);
   const double start = objective(x.data(), x.size());
+  // The defaults: nothing to tune but the budget.
+  const zeroth::Result d = zeroth::minimize(objective, x.data(), x.size(), {.max_evaluations = 6001});
+  std::printf("zeroth::minimize: %llu evaluations, loss %.1f -> best %.4f\n",
+              static_cast<unsigned long long>(d.evaluations), start, d.best_loss);
+  x.assign(50, -1.0);
   zeroth::ZOAdam opt({.learning_rate = 5e-3,
                       .epsilon = 1e-3,
                       .max_steps = 100000,

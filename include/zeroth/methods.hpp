@@ -25,8 +25,9 @@ using ZOSGDSign = Optimizer<RGE, Sign>;
 using ZOSGDMomentum = Optimizer<RGE, Momentum>;
 /// ZO-Adam (ZO-Bench, MeZO's appendix): bias-corrected Adam moments. 2 evaluations, 3 sweeps, 8 B/param.
 using ZOAdam = Optimizer<RGE, Adam>;
-/// HiZOO: diagonal Hessian, perturbations scaled by H^{-1/2}. 3 evaluations, 3 sweeps, 4 B/param.
-///   zeroth::HiZOO opt({.learning_rate = 1e-2}, {}, zeroth::DiagonalHessian({.alpha = 1e-3}));
+/// HiZOO: diagonal Hessian, perturbations scaled by H^{-1/2}. 3 evaluations, 3 sweeps, 4 B/param. H is calibrated at
+/// the first update (DiagonalHessian::Options::calibrate), so a constant lr of 0.1 needs no warmup.
+///   zeroth::HiZOO opt({.learning_rate = 0.1}, {}, zeroth::DiagonalHessian({.alpha = 1e-2}));
 using HiZOO = Optimizer<ThreePointRGE, DiagonalHessian>;
 /// AdaLomo-style factored second moment on the RGE estimate. 2 evaluations, 5 sweeps, 4 (rows + cols) B per matrix.
 using ZOFactored = Optimizer<RGE, Factored>;

@@ -22,3 +22,4 @@
 #include "zeroth/io/checkpoint.hpp"
 #include "zeroth/io/trajectory.hpp"
 #include "zeroth/methods.hpp"
+#include "zeroth/minimize.hpp"

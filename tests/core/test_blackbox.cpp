@@ -555,3 +555,64 @@ TEST_CASE("bounded runs replay and resume bit for bit", "[blackbox][bounds][repl
   check([](Options op) { return HiZOO(op); });
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("zeroth::minimize: FZOO with the rate cosine-decayed over the budget, the same steps as spelled out",
+          "[blackbox][minimize]") {
+  std::vector<double> x(kDim, 0.0), y(kDim, 0.0);
+  std::vector<double> rates;
+  auto record = [&](const StepInfo& s) { rates.push_back(s.learning_rate); };
+  const Result r = zeroth::minimize(c_quadratic, x.data(), x.size(), {.max_evaluations = 181, .seed = 5}, record);
+  // 9 evaluations a step (8 directions + the base point), the final one kept: 20 steps in 181.
+  CHECK(r.status == Status::max_evaluations);
+  CHECK(r.evaluations <= 181);
+  CHECK(r.steps == 20);
+  REQUIRE(rates.size() == 20);
+  CHECK(rates.front() == 1e-4);
+  CHECK(rates.back() == Approx(0.0).margin(1e-20));  // the horizon is the budget's 20 steps, not max_steps
+  CHECK(rates[10] < rates[5]);
+  CHECK(r.best_loss < quadratic(y.data(), y.size()));
+  CHECK(r.best_loss == c_quadratic(x.data(), x.size()));  // x holds the best point (keep_best)
+  // The same run spelled out with the optimizer.
+  FZOO opt({.learning_rate = 1e-4,
+            .max_steps = ~std::uint64_t{0},
+            .seed = 5,
+            .lr_schedule = Schedule::cosine(),
+            .max_evaluations = 181,
+            .keep_best = true,
+            .divergence = {.enabled = true}},
+           NormalizedRGE({.directions = 8}));
+  const Result s = opt.minimize(c_quadratic, y.data(), y.size());
+  CHECK(std::memcmp(x.data(), y.data(), sizeof(double) * kDim) == 0);
+  CHECK(s.best_loss == r.best_loss);
+  // Eigen and span forms too; the budget is required.
+  Eigen::VectorXd e = Eigen::VectorXd::Zero(kDim);
+  zeroth::minimize([](const Eigen::VectorXd& v) { return quadratic(v.data(), std::size_t(v.size())); }, e,
+                   {.max_evaluations = 181, .seed = 5});
+  CHECK(std::memcmp(e.data(), y.data(), sizeof(double) * kDim) == 0);
+  CHECK_THROWS_WITH(zeroth::minimize(c_quadratic, std::span<double>(x), {}), Catch::Contains("max_evaluations"));
+}
+
+TEST_CASE("a schedule's horizon is the steps max_evaluations leaves room for, when fewer than max_steps",
+          "[blackbox][budget]") {
+  std::vector<double> x(kDim, 0.0);
+  std::vector<double> rates;
+  std::uint64_t horizon = 0;
+  struct Record {
+    std::vector<double>* rates;
+    std::uint64_t* horizon;
+    void on_begin(const RunInfo& i) { *horizon = i.max_steps; }
+    void on_step(const StepInfo& s) { rates->push_back(s.learning_rate); }
+  };
+  // ZO-SGD: 2 evaluations a step, 1 final: 49 evaluations leave room for 24 steps.
+  ZOSGD({.learning_rate = 1e-2, .max_steps = 1000, .lr_schedule = Schedule::linear(), .max_evaluations = 49})
+      .minimize(c_quadratic, x.data(), x.size(), Record{&rates, &horizon});
+  CHECK(horizon == 24);
+  REQUIRE(rates.size() == 24);
+  CHECK(rates.back() == Approx(0.0).margin(1e-20));
+  rates.clear();
+  // max_steps fewer: it is the horizon.
+  ZOSGD({.learning_rate = 1e-2, .max_steps = 10, .lr_schedule = Schedule::linear(), .max_evaluations = 49})
+      .minimize(c_quadratic, x.data(), x.size(), Record{&rates, &horizon});
+  CHECK(horizon == 10);
+  CHECK(rates.size() == 10);
+}

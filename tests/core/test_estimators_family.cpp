@@ -431,7 +431,7 @@ TEST_CASE("policies compose as the concepts say", "[estimators][concepts]") {
   // Sparse HiZOO and sparse momentum learn.
   Model m({400, 100});
   const double l0 = m.loss();
-  SparseHiZOO({.learning_rate = 2e-2, .epsilon = 1e-2, .max_steps = 400, .seed = 1},
+  SparseHiZOO({.learning_rate = 0.1, .epsilon = 1e-2, .max_steps = 400, .seed = 1},
               Sparse<ThreePointRGE, RandomMask>(RandomMask({.ratio = 0.25, .period = 20})))
       .minimize([&] { return m.loss(); }, m.store);
   CHECK(m.loss() < 0.8 * l0);

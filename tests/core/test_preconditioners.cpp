@@ -227,7 +227,8 @@ TEMPLATE_TEST_CASE("HiZOO perturbs by eps H^{-1/2} z and updates H and x by its 
         for (std::size_t blk = 0; blk < 2; ++blk)
           for (std::size_t i = 0; i < ref.x[blk].size(); ++i) {
             const double zi = Ref::z(*s, 0, blk, i);
-            H[blk][i] = (1 - alpha) * H[blk][i] + alpha * kappa * H[blk][i] * zi * zi;
+            // Calibrated at step 0: H := kappa everywhere; then the smoothed update.
+            H[blk][i] = s->step == 0 ? kappa : (1 - alpha) * H[blk][i] + alpha * kappa * H[blk][i] * zi * zi;
             ref.x[blk][i] = (blk == 0 ? 1 - kLr * kWd : 1.0) * ref.x[blk][i] - kLr * g * zi / std::sqrt(H[blk][i]);
           }
         worst = std::max(worst, ref.max_rel_error(m));
@@ -388,4 +389,50 @@ TEST_CASE("HiZOO reaches the target in fewer steps than tuned ZO-SGD when curvat
     CHECK(sgd < cap);
     CHECK(hizoo * 3 < sgd);
   }
+}
+
+TEST_CASE("HiZOO's calibrated H: a constant rate converges from step 0 where H = 1 diverges", "[preconditioners][hizoo]") {
+  // 1/2 sum h_i x_i^2 from x = 1, no warmup. From H = 1 the first steps grow H by about kappa ~ (d/2) mean(h) per
+  // element, too late for the steps already taken; calibrated at the first update, H starts at that scale.
+  for (int d : {100, 1000}) {
+    Eigen::VectorXd h(d);
+    for (int i = 0; i < d; ++i) h[i] = std::pow(100.0, double(i) / (d - 1));
+    auto f = [&](const Eigen::VectorXd& x) { return 0.5 * (h.array() * x.array().square()).sum(); };
+    const double f0 = 0.5 * h.sum();
+    auto run = [&](bool calibrate, double* worst) {
+      Eigen::VectorXd x = Eigen::VectorXd::Ones(d);
+      *worst = 0;
+      struct Worst {
+        double* w;
+        void on_step(const StepInfo& s) { *w = std::max(*w, s.loss); }
+      };
+      HiZOO opt({.learning_rate = 0.1, .max_steps = 3000, .seed = 1, .threads = 1}, {},
+                DiagonalHessian({.calibrate = calibrate}));
+      return opt.minimize(f, x, Worst{worst}).loss;
+    };
+    double worst_cal = 0, worst_raw = 0;
+    const double cal = run(true, &worst_cal), raw = run(false, &worst_raw);
+    INFO("d = " << d << ": calibrated final/f0 " << cal / f0 << " (worst " << worst_cal / f0 << "), H = 1: final/f0 "
+                << raw / f0 << " (worst " << worst_raw / f0 << ")");
+    CHECK(cal < 0.3 * f0);
+    CHECK(worst_cal < 2 * f0);
+    CHECK(worst_raw > 100 * f0);
+  }
+}
+
+TEST_CASE("Factored from x0 = 0: eps2 sets the scale of the first steps", "[preconditioners][factored]") {
+  // f = 1/2 |x - 1|^2 from x = 0 (d = 200). The relative step lr max(eps2, RMS(x)) has no scale at 0: with AdaLomo's
+  // eps2 = 1e-3 it stays near lr 1e-3 and the run stalls; eps2 = 1 (the scale the parameters should reach) moves.
+  auto f = [](const Eigen::VectorXd& x) { return 0.5 * (x.array() - 1.0).square().sum(); };
+  auto final_loss = [&](double eps2) {
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(200);
+    Optimizer<RGE, Factored> opt({.learning_rate = 0.05, .max_steps = 300, .seed = 3, .threads = 1}, {},
+                                 Factored({.eps2 = eps2}));
+    return opt.minimize(f, x).loss;
+  };
+  const double f0 = 100.0, stalled = final_loss(1e-3), moved = final_loss(1.0);
+  INFO("final/f0: eps2 = 1e-3 " << stalled / f0 << ", eps2 = 1 " << moved / f0);
+  CHECK(stalled > 0.99 * f0);
+  CHECK(moved < 0.5 * f0);
+  CHECK_THROWS_WITH(Factored({.eps2 = 0.0}), Catch::Contains("eps2"));
 }

@@ -357,7 +357,7 @@ TEMPLATE_TEST_CASE("the device bodies of Factored (row, column and block passes,
             for (std::uint64_t row = 0; row < fb[k].rows; ++row)
               rad ? gd::factored_row_u2<T, true>(a, segs[k], xs, snaps[k], fb[k], row)
                   : gd::factored_row_u2<T, false>(a, segs[k], xs, snaps[k], fb[k], row);
-            gd::factored_step(fb[k], 1e-2);
+            gd::factored_step(fb[k], 1e-2, 1e-3);
           }
           const gd::FactoredElement f{fb.data(), 1.0 - 1e-2 * 0.1};
           const std::size_t vanished = emulate_fused(a, kind, ex, snaps[0], 0, true, 0, nullptr, f) +

@@ -85,12 +85,12 @@ ZEROTH_HOST_DEVICE inline void factored_row_u2(const FusedArgs& a, const Segment
   b.u2[row] = u2;
 }
 
-/// After pass 2, for one block: the step lr max(1e-3, RMS(x)) / max(1, RMS(U)).
-ZEROTH_HOST_DEVICE inline void factored_step(FactoredBlock& b, double lr) {
+/// After pass 2, for one block: the step lr max(eps2, RMS(x)) / max(1, RMS(U)).
+ZEROTH_HOST_DEVICE inline void factored_step(FactoredBlock& b, double lr, double eps2) {
   double x2 = 0, u2 = 0;
   for (std::uint64_t k = 0; k < b.rows; ++k) x2 += b.x2[k];
   for (std::uint64_t k = 0; k < b.rows; ++k) u2 += b.u2[k];
-  b.step = factored::step(lr, x2, u2, static_cast<double>(b.rows * b.cols));
+  b.step = factored::step(lr, x2, u2, static_cast<double>(b.rows * b.cols), eps2);
 }
 
 /// Pass 3, per element: x <- shrink x0 - step U.
@@ -128,11 +128,11 @@ __global__ void factored_lines(FusedArgs a, Segment s, const char* snapshot, Fac
 
 /// One thread per block of the store (frozen ones have no rows): the mean of r, or the step.
 template <class = void>
-__global__ void factored_blocks(FactoredBlock* blocks, std::uint32_t n, bool step, double lr) {
+__global__ void factored_blocks(FactoredBlock* blocks, std::uint32_t n, bool step, double lr, double eps2) {
   const std::uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= n || blocks[k].rows == 0) return;
   if (step)
-    factored_step(blocks[k], lr);
+    factored_step(blocks[k], lr, eps2);
   else
     factored_mean(blocks[k]);
 }
@@ -247,7 +247,7 @@ class Factored {
   void launch_blocks(detail::FactoredBlock* blocks, bool step, double lr, cudaStream_t stream) const {
     const auto n = static_cast<std::uint32_t>(host_.size());
     if (n == 0) return;
-    detail::factored_blocks<><<<(n + 31) / 32, 32, 0, stream>>>(blocks, n, step, lr);
+    detail::factored_blocks<><<<(n + 31) / 32, 32, 0, stream>>>(blocks, n, step, lr, o_.eps2);
     check(cudaGetLastError(), "launch of zeroth::gpu::detail::factored_blocks", __FILE__, __LINE__);
   }
 

@@ -13,7 +13,8 @@ namespace zeroth {
 /// What a run is about to do; passed to on_begin.
 struct RunInfo {
   std::size_t dimension = 0;
-  std::uint64_t max_steps = 0;
+  std::uint64_t max_steps = 0;       ///< the steps the run can take: Options::max_steps, or fewer if max_evaluations
+                                     ///< allows fewer (Run::horizon())
   std::uint64_t first_step = 0;
   int evaluations_per_step = 0;      ///< objective evaluations of a step: the estimator's and a candidate rule's
   std::uint64_t max_evaluations = 0;  ///< Options::max_evaluations (0: no limit)

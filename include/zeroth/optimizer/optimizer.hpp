@@ -201,7 +201,7 @@ class Optimizer {
     // The copies of parallel evaluations, made (after the Run set the bounds on the store) at the first step.
     std::optional<typename detail::copies_of<Par>::type> copies;
     [[maybe_unused]] std::vector<double> losses(static_cast<std::size_t>(width));
-    [[maybe_unused]] RunInfo info{store.dimension(), opt_.max_steps, begin.step, run.evaluations_per_step(),
+    [[maybe_unused]] RunInfo info{store.dimension(), run.horizon(), begin.step, run.evaluations_per_step(),
                                   opt_.max_evaluations};
     (detail::call_begin(callbacks, info), ...);
     while (run.step() < opt_.max_steps) {

@@ -44,7 +44,7 @@ struct Options {
   double learning_rate = 1e-3;
   double epsilon = 1e-3;             ///< perturbation scale
   double weight_decay = 0.0;         ///< decoupled from the loss; skipped for blocks flagged decay = false
-  std::uint64_t max_steps = 1000;    ///< also the horizon of the schedules
+  std::uint64_t max_steps = 1000;    ///< also the schedules' horizon (or the steps max_evaluations allows, if fewer)
   std::uint64_t seed = 0;            ///< the run's seed: with the step index it determines every direction
   Schedule lr_schedule{};            ///< multiplies learning_rate
   Schedule eps_schedule{};           ///< multiplies epsilon

@@ -126,6 +126,15 @@ class Run {
       return est_.evaluations();
   }
 
+  /// The steps the run can take, the schedules' horizon: max_steps, or the whole steps that max_evaluations leaves
+  /// room for after the final evaluation (evaluate_final) if fewer.
+  std::uint64_t horizon() const noexcept {
+    if (opt_.max_evaluations == 0) return opt_.max_steps;
+    const std::uint64_t reserve = opt_.evaluate_final ? 1 : 0, per = static_cast<std::uint64_t>(evaluations_per_step());
+    const std::uint64_t fits = opt_.max_evaluations > reserve ? (opt_.max_evaluations - reserve) / per : 0;
+    return std::max<std::uint64_t>(1, std::min(opt_.max_steps, fits));
+  }
+
   /// Whether Options::max_evaluations leaves room for a whole step and `reserve` evaluations more (always true with no
   /// limit). An ask/tell loop that checks it before each step, as minimize() does, stops at a step boundary within the
   /// budget:  while (run.step() < n && run.step_fits()) { ... }
@@ -394,6 +403,7 @@ class Run {
       c.mask = m.mask;
       c.sum_terms = m.sum_terms;
     }
+    c.step = state_.step;
     return c;
   }
 
@@ -408,8 +418,8 @@ class Run {
     if constexpr (requires { est_.begin_step(store_, opt_.seed, t); }) est_.begin_step(store_, opt_.seed, t);
     step_seed_ = random::step_seed(opt_.seed, t, 0);
     for (std::size_t k = 0; k < seeds_.size(); ++k) seeds_[k] = random::mix64(step_seed_ + k);
-    lr_ = opt_.learning_rate * opt_.lr_schedule.factor(t, opt_.max_steps);
-    eps_ = opt_.epsilon * opt_.eps_schedule.factor(t, opt_.max_steps);
+    lr_ = opt_.learning_rate * opt_.lr_schedule.factor(t, horizon());
+    eps_ = opt_.epsilon * opt_.eps_schedule.factor(t, horizon());
     for (std::size_t k = 0; k < seeds_.size(); ++k) {
       norms_[k] = 1.0;
       if (est_.direction() == Direction::sphere) {

@@ -27,10 +27,10 @@ ZEROTH_HOST_DEVICE inline float moment(double beta, float old, double sum, doubl
 ZEROTH_HOST_DEVICE inline double preconditioned(float r, float c, double mean_r, double u) {
   return exact::div(u, exact::sqrt(exact::div(exact::mul(static_cast<double>(r), static_cast<double>(c)), mean_r)));
 }
-/// lr max(1e-3, RMS(x)) / max(1, RMS(U)), from the sums of squares x2 and u2 over n elements.
-ZEROTH_HOST_DEVICE inline double step(double lr, double x2, double u2, double n) {
+/// lr max(eps2, RMS(x)) / max(1, RMS(U)), from the sums of squares x2 and u2 over n elements.
+ZEROTH_HOST_DEVICE inline double step(double lr, double x2, double u2, double n, double eps2) {
   const double rms_x = exact::sqrt(exact::div(x2, n)), rms_u = exact::sqrt(exact::div(u2, n));
-  return exact::div(exact::mul(lr, rms_x > 1e-3 ? rms_x : 1e-3), rms_u > 1.0 ? rms_u : 1.0);
+  return exact::div(exact::mul(lr, rms_x > eps2 ? rms_x : eps2), rms_u > 1.0 ? rms_u : 1.0);
 }
 /// The new value of one element: shrink x0 - step U (shrink only for decay blocks).
 ZEROTH_HOST_DEVICE inline double update(bool decay, double shrink, double step, double x0, double U) {
@@ -47,7 +47,7 @@ ZEROTH_HOST_DEVICE inline std::size_t parts_of(std::size_t rows) { return rows <
 
 /// Per block of shape (rows, cols) (leading dimensions folded into rows; a vector is 1 x n), with g = g-hat:
 ///   r <- b r + (1 - b) rowmean(g^2 + eps1), c <- b c + (1 - b) colmean(g^2 + eps1), b = 1 - t^-decay;
-///   U = g / sqrt(r_row c_col / mean(r)); U /= max(1, RMS(U)); x <- (1 - lr wd) x - lr max(1e-3, RMS(x)) U.
+///   U = g / sqrt(r_row c_col / mean(r)); U /= max(1, RMS(U)); x <- (1 - lr wd) x - lr max(eps2, RMS(x)) U.
 /// State: r and c in float32, 4 (rows + cols) bytes per block. 5 sweeps per step with one direction (two read-only
 /// reduction passes; every sum runs per row, or per column and fixed row part, in element order: independent of the
 /// thread count, and the device rule's bits).
@@ -58,6 +58,10 @@ class Factored {
   struct Options {
     double decay = 0.8;   ///< b_t = 1 - t^-decay (AdaLomo, Adafactor)
     double eps1 = 1e-30;  ///< added to g^2
+    /// The least parameter scale the step is relative to (AdaLomo's and Adafactor's 1e-3, for pretrained weights).
+    /// From x0 = 0 there is no scale to be relative to: the first steps are lr eps2 and grow with RMS(x), so with
+    /// 1e-3 a run stalls; set eps2 to the scale the parameters should reach (e.g. 1 for a black box on unit scale).
+    double eps2 = 1e-3;
   };
 
   Factored() = default;
@@ -65,6 +69,8 @@ class Factored {
     detail::check_option(o_.decay > 0.0 && o_.decay <= 1.0, "Factored::Options::decay", "in (0, 1]", o_.decay);
     detail::check_option(o_.eps1 >= 0.0 && std::isfinite(o_.eps1), "Factored::Options::eps1", "finite and >= 0",
                          o_.eps1);
+    detail::check_option(o_.eps2 > 0.0 && std::isfinite(o_.eps2), "Factored::Options::eps2", "finite and > 0",
+                         o_.eps2);
   }
 
   void prepare(const BufferStore& store) {
@@ -151,7 +157,7 @@ class Factored {
       double x2 = 0, u2 = 0;
       for (std::size_t k = 0; k < b.r.size(); ++k) x2 += b.x2[k];
       for (std::size_t k = 0; k < b.r.size(); ++k) u2 += b.u2[k];
-      b.step = f::step(c.learning_rate, x2, u2, double(b.r.size() * b.c.size()));
+      b.step = f::step(c.learning_rate, x2, u2, double(b.r.size() * b.c.size()), o_.eps2);
     }
     // Pass 3: the update.
     const double shrink = 1.0 - c.learning_rate * c.weight_decay;

@@ -35,6 +35,7 @@ struct BasicUpdateContext {
   ElementMask mask{};                      ///< per element (sparse estimators); empty: all elements
   /// g-hat = sum_k g_k z_k rather than the average (1/q) sum_k: directions over disjoint blocks, each its own estimate.
   bool sum_terms = false;
+  std::uint64_t step = 0;  ///< the step being updated (0-based; Run::step())
 
   /// A direction's term v = g_k n_k weighted into g-hat: v / q, or v itself with sum_terms.
   double weighted(double v) const noexcept { return sum_terms ? v : v / static_cast<double>(seeds.size()); }

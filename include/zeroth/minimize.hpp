@@ -1,0 +1,87 @@
+#pragma once
+// zeroth::minimize: black-box minimization with defaults that need no tuning. FZOO's scale-free step (q one-sided
+// Rademacher directions, the step divided by the spread of their losses) with cosine decay over the evaluation budget.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "zeroth/methods.hpp"
+
+namespace zeroth {
+
+/// The few settings of zeroth::minimize. Only the budget is required; the defaults are the ones bench/convergence.py
+/// measures, unchanged, on every problem (README "Convergence").
+struct MinimizeOptions {
+  /// The budget (required): calls of f, the final evaluation included; the run stops at a step boundary within it.
+  std::uint64_t max_evaluations = 0;
+  /// FZOO's rate at the start, cosine-decayed to 0 at the budget. A step moves each coordinate by about
+  /// learning_rate / (epsilon sqrt(directions)) (0.035 here) whatever the objective's scale, so the default suits
+  /// parameters of order 1; scale it with your parameters' scale.
+  double learning_rate = 1e-4;
+  double epsilon = 1e-3;  ///< perturbation scale; larger for a piecewise-constant objective (it must see a change)
+  int directions = 8;     ///< q one-sided directions per step from one base evaluation: q + 1 evaluations a step
+  std::uint64_t seed = 0;
+  std::vector<double> lower_bounds{}, upper_bounds{};  ///< box bounds: one value for all coordinates, or one each
+  int parallel_evaluations = 1;  ///< for a thread-safe f: up to this many points of a step at once (same bits)
+  int threads = 0;               ///< OpenMP threads of the sweeps; 0 = OpenMP's default
+  /// The best point evaluated is returned (x holds it; memory: one more copy of x). Turn off for a noisy objective,
+  /// whose best single evaluation is a low outlier.
+  bool keep_best = true;
+};
+
+namespace detail {
+inline FZOO black_box_optimizer(const MinimizeOptions& o) {
+  if (o.max_evaluations == 0)
+    throw std::invalid_argument("zeroth::minimize: 'max_evaluations' must be set: the budget, in calls of f, over "
+                                "which the rate decays");
+  return FZOO({.learning_rate = o.learning_rate,
+               .epsilon = o.epsilon,
+               .max_steps = ~std::uint64_t{0},  // the budget decides
+               .seed = o.seed,
+               .lr_schedule = Schedule::cosine(),
+               .threads = o.threads,
+               .parallel_evaluations = o.parallel_evaluations,
+               .max_evaluations = o.max_evaluations,
+               .keep_best = o.keep_best,
+               .divergence = {.enabled = true},
+               .lower_bounds = o.lower_bounds,
+               .upper_bounds = o.upper_bounds},
+              NormalizedRGE({.directions = o.directions}));
+}
+}  // namespace detail
+
+/// Minimizes f over the values of x in place, within o.max_evaluations calls, and returns the Result (best loss, its
+/// step, the status; x holds the best point evaluated unless keep_best is off). f is a black box over a float or
+/// double buffer: f(std::span<const T>), f(const T*, std::size_t) or f(const T*) (a C function). The divergence guard
+/// is on (Options::divergence: a step loss above 100x the first ends the run at the best point); callbacks as for
+/// Optimizer::minimize.
+///   double rosenbrock(const double* x, std::size_t n);
+///   std::vector<double> x(100, 0.0);
+///   zeroth::Result r = zeroth::minimize(rosenbrock, x.data(), x.size(), {.max_evaluations = 20000});
+template <class F, FlatScalar T, class... Callbacks>
+Result minimize(F&& f, std::span<T> x, const MinimizeOptions& o, Callbacks&&... callbacks) {
+  FZOO opt = detail::black_box_optimizer(o);
+  return opt.minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
+}
+
+/// As above, over the n values at x.
+template <class F, FlatScalar T, class... Callbacks>
+Result minimize(F&& f, T* x, std::size_t n, const MinimizeOptions& o, Callbacks&&... callbacks) {
+  return minimize(std::forward<F>(f), std::span<T>(x, n), o, std::forward<Callbacks>(callbacks)...);
+}
+
+/// As above, over an Eigen vector or matrix (f(x) or f()).
+template <class F, class Derived, class... Callbacks>
+  requires std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived>
+Result minimize(F&& f, Derived& x, const MinimizeOptions& o, Callbacks&&... callbacks) {
+  FZOO opt = detail::black_box_optimizer(o);
+  return opt.minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
+}
+
+}  // namespace zeroth
