@@ -74,7 +74,7 @@ def run_all(jobs_list, jobs):
 def load(out_dir):
     setups, runs, skipped = {}, {}, {}
     for p in PROBLEMS:
-        for path in (os.path.join(out_dir, p + ".jsonl"), os.path.join(out_dir, p + ".peers.jsonl")):
+        for path in [os.path.join(out_dir, p + suffix) for suffix in (".jsonl", ".eps.jsonl", ".peers.jsonl", ".full.peers.jsonl")]:
             if not os.path.exists(path):
                 continue
             for line in open(path):
@@ -219,7 +219,15 @@ def goals(setups, runs):
                        (": at least as low as every peer" if not worse else f": **behind {', '.join(worse)}**"))
         else:
             cma = {m: v for m, v in peers.items() if "CMA" in m and "Diagonal" not in m}
-            if cma:
+            stopped = [m for m in cma if any(r["state_extra"] == "stopped at the target" for r in runs[(c, m)])]
+            if stopped:  # the peers stopped at the target: compare evaluations to it
+                theirs = min(statistics.median([r["evals"] if r["reached"] else math.inf for r in runs[(c, m)]])
+                             for m in stopped)
+                ours = statistics.median([r["evals"] if r["reached"] else math.inf for r in runs[(c, DEFAULT)]])
+                out.append(f"- {TITLES[c]} (d = {d}): CMA-ES stops at the target after {k(theirs)} evaluations "
+                           f"(median), the defaults reach it after {'n.r.' if ours == math.inf else k(ours)}"
+                           + (f" ({ours / theirs:.2g}x)" if ours < math.inf else ""))
+            elif cma:
                 best = min(cma.values())
                 ratio = mine / best if best > 0 else math.inf
                 out.append(f"- {TITLES[c]} (d = {d}): defaults {g(mine)}, CMA-ES {g(best)} (the better of "
@@ -337,12 +345,21 @@ def main():
             sys.exit(f"{binary} not found: configure with -DZEROTH_BUILD_BENCHMARKS=ON (needs libnlopt-cxx-dev)")
         jobs = [(f"convergence_bench --problem {p}", [binary, "--problem", p, "--data", data, "--seeds", str(a.seeds)],
                  os.path.join(out_dir, p + ".jsonl")) for p in problems]
+        # The defaults on the piecewise-constant problem with the epsilon it needs, set by hand (lr scaled with it).
+        jobs += [("convergence_bench --problem accuracy, eps 0.5", [binary, "--problem", "accuracy", "--data", data,
+                  "--seeds", str(a.seeds), "--only", "default", "--no-zo", "--minimize-eps", "0.5", "--minimize-lr",
+                  "0.05"], os.path.join(out_dir, "accuracy.eps.jsonl"))] if "accuracy" in problems else []
         if a.peers:
             py = peer_python(build)
             script = os.path.join(root, "bench", "blackbox_peers.py")
             jobs += [(f"blackbox_peers.py --problem {p}", [py, script, "--problem", p, "--data", data, "--seeds",
                                                            str(a.seeds)], os.path.join(out_dir, p + ".peers.jsonl"))
                      for p in problems]
+            # The SST-2 problems again with the full training set per call, for NGOpt (the reference of nevergrad).
+            jobs += [(f"blackbox_peers.py --problem {p} --full-batch",
+                      [py, script, "--problem", p, "--data", data, "--seeds", str(a.seeds), "--full-batch", "--only",
+                       "nevergrad NGOpt"], os.path.join(out_dir, p + ".full.peers.jsonl"))
+                     for p in problems if p in ("logistic", "accuracy")]
         run_all(jobs, a.jobs)
     setups, runs, skipped = load(out_dir)
     print(

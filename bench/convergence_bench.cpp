@@ -392,14 +392,17 @@ struct FlatObjective {  // the black-box form: a function of the buffer, with th
   void next_batch(std::uint64_t step) { p->next_batch(step); }
   double operator()(std::span<const double> x) const { return double(p->f(Eigen::Map<const Vec>(x.data(), Eigen::Index(x.size())))); }
 };
+zeroth::MinimizeOptions g_minimize{};  // --minimize-eps/--minimize-lr: the defaults with a user's epsilon and rate
 template <class P>
 Outcome run_default(P& p, std::uint64_t seed) {
   Vec x = p.s.x0;
   Outcome out;
   const double limit = 1e3 * std::max(1.0, p.measure(x));
   const auto t0 = std::chrono::steady_clock::now();
-  zeroth::minimize(FlatObjective<P>{&p}, x.data(), std::size_t(x.size()), {.max_evaluations = p.s.budget, .seed = seed},
-                   Monitor<P>{&p, &x, &out, limit, 1, g_cap});
+  zeroth::MinimizeOptions o = g_minimize;
+  o.max_evaluations = p.s.budget;
+  o.seed = seed;
+  zeroth::minimize(FlatObjective<P>{&p}, x.data(), std::size_t(x.size()), o, Monitor<P>{&p, &x, &out, limit, 1, g_cap});
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -587,8 +590,13 @@ void run_problem(P& p, const std::string& problem, int seeds, const std::vector<
   if (zo) run_zo(p, problem, seeds, only);
   if (only.empty() || std::find(only.begin(), only.end(), "default") != only.end()) {
     g_full_budget = true;
+    const bool set = g_minimize.epsilon != zeroth::MinimizeOptions{}.epsilon ||
+                     g_minimize.learning_rate != zeroth::MinimizeOptions{}.learning_rate;
+    char name[96];
+    std::snprintf(name, sizeof name, "zeroth::minimize, eps %g (set by hand)", g_minimize.epsilon);
     for (int k = 0; k < seeds; ++k)
-      emit(problem, "default", "zeroth::minimize (defaults)", 1e-4, std::uint64_t(k), run_default(p, std::uint64_t(k)), 0, "");
+      emit(problem, set ? "zo" : "default", set ? name : "zeroth::minimize (defaults)", g_minimize.learning_rate,
+           std::uint64_t(k), run_default(p, std::uint64_t(k)), 0, "");
     g_full_budget = false;
   }
   if (p.s.nlopt && (only.empty() || std::find(only.begin(), only.end(), "nlopt") != only.end())) run_nlopt(p, problem, seeds);
@@ -627,6 +635,10 @@ int main(int argc, char** argv) try {
       g_over.lr_hessian = std::stod(next());
     else if (a == "--lr-normalized")
       g_lr_normalized = std::stod(next());
+    else if (a == "--minimize-eps")
+      g_minimize.epsilon = std::stod(next());
+    else if (a == "--minimize-lr")
+      g_minimize.learning_rate = std::stod(next());
     else if (a == "--no-zo")
       zo = false;
     else
