@@ -77,26 +77,24 @@ class Sst2:
             x[self.vocab]
 
 
-class Logistic:
-    batch = 256
+class Sst2Problem:
+    """A linear classifier on the bag of words, x0 = 0, 16k evaluations; `measure` on the rows given (or all)."""
 
-    def __init__(self, data):
-        self.data, self.x0, self.budget, self.target = data, np.zeros(data.vocab + 1), 16000, 0.63
-
-    def measure(self, x, rows=None):
-        labels = self.data.labels if rows is None else self.data.labels[rows]
-        return float(np.mean(np.logaddexp(0.0, -labels * self.data.scores(x, rows))))
-
-
-class Accuracy:
-    batch = 512
-
-    def __init__(self, data):
-        self.data, self.x0, self.budget, self.target = data, np.zeros(data.vocab + 1), 16000, 0.32
+    def __init__(self, data, batch, target, per_example):
+        self.data, self.batch, self.target, self.per_example = data, batch, target, per_example
+        self.x0, self.budget = np.zeros(data.vocab + 1), 16000
 
     def measure(self, x, rows=None):
         labels = self.data.labels if rows is None else self.data.labels[rows]
-        return float(1.0 - np.mean((self.data.scores(x, rows) > 0) == (labels > 0)))
+        return float(np.mean(self.per_example(labels, self.data.scores(x, rows))))
+
+
+def Logistic(data):  # log(1 + exp(-y s)), minibatch 256, target 0.63
+    return Sst2Problem(data, 256, 0.63, lambda y, s: np.logaddexp(0.0, -y * s))
+
+
+def Accuracy(data):  # 1 - accuracy of sign(s), minibatch 512, target 0.32
+    return Sst2Problem(data, 512, 0.32, lambda y, s: (s > 0) != (y > 0))
 
 
 def make(problem, data_dir):
