@@ -63,14 +63,14 @@ class Sst2:
                 scale.append(1.0 / math.sqrt(len(words)) if words else 0.0)
                 labels.append(1.0 if label.strip() == "1" else -1.0)
         self.flat, self.starts = np.array(flat), np.array(starts)
+        self.ends = np.append(self.starts[1:], self.flat.size)
         self.scale, self.labels, self.vocab = np.array(scale), np.array(labels), len(ids)
         assert all(np.diff(self.starts) > 0), "an empty sentence would break reduceat"
 
     def scores(self, x, rows=None):
         if rows is None:
             return np.add.reduceat(x[self.flat], self.starts) * self.scale + x[self.vocab]
-        ends = np.append(self.starts[1:], self.flat.size)
-        lengths = ends[rows] - self.starts[rows]
+        lengths = self.ends[rows] - self.starts[rows]
         at = np.repeat(self.starts[rows] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
         words = self.flat[at + np.arange(lengths.sum())]
         return np.add.reduceat(x[words], np.concatenate(([0], np.cumsum(lengths)[:-1]))) * self.scale[rows] + \

@@ -387,7 +387,7 @@ Outcome run_method(P& p, const std::string& m, double lr, std::uint64_t seed, st
 // directions, lr 1e-4 cosine-decayed over the budget, epsilon 1e-3), the same settings on every problem: the problem's
 // epsilon and blocks are not used.
 template <class P>
-struct FlatObjective {  // the black-box form: a function of the buffer, with the problem's batches
+struct BufferObjective {  // the black-box form: a function of the buffer, with the problem's batches
   P* p;
   void next_batch(std::uint64_t step) { p->next_batch(step); }
   double operator()(std::span<const double> x) const { return double(p->f(Eigen::Map<const Vec>(x.data(), Eigen::Index(x.size())))); }
@@ -402,7 +402,7 @@ Outcome run_default(P& p, std::uint64_t seed) {
   zeroth::MinimizeOptions o = g_minimize;
   o.max_evaluations = p.s.budget;
   o.seed = seed;
-  zeroth::minimize(FlatObjective<P>{&p}, x.data(), std::size_t(x.size()), o, Monitor<P>{&p, &x, &out, limit, 1, g_cap});
+  zeroth::minimize(BufferObjective<P>{&p}, x.data(), std::size_t(x.size()), o, Monitor<P>{&p, &x, &out, limit, 1, g_cap});
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
