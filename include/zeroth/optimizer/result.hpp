@@ -18,6 +18,7 @@ enum class Status {
   diverged,          ///< the divergence guard fired: the parameters were rolled back to the best point
   collapsed,         ///< the objective stopped responding to the parameters (CollapseDetector)
   rank_failed,       ///< a process of a distributed run failed to evaluate (it threw): the step was rolled back
+  non_finite_gradient,  ///< a first-order method's gradient held a NaN or an infinity: no parameter moved
 };
 
 inline const char* to_string(Status s) {
@@ -30,6 +31,7 @@ inline const char* to_string(Status s) {
     case Status::diverged: return "diverged";
     case Status::collapsed: return "collapsed";
     case Status::rank_failed: return "rank_failed";
+    case Status::non_finite_gradient: return "non_finite_gradient";
   }
   return "?";
 }

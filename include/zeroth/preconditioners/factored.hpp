@@ -43,6 +43,46 @@ ZEROTH_HOST_DEVICE inline std::size_t part_row(std::size_t rows, std::size_t par
 }
 /// Rows split into at most 8 parts.
 ZEROTH_HOST_DEVICE inline std::size_t parts_of(std::size_t rows) { return rows < 8 ? rows : 8; }
+
+/// One block's update from a dense gradient g ([rows x cols], row-major; x likewise, updated in place; r and c the
+/// state): the arithmetic of Factored::update in its order (row sums in element order, column sums per row part,
+/// then over the parts), for a first-order caller (AdaLomo, zeroth/backends/torch/adalomo.hpp). Fed the u the rule
+/// sees, it gives the rule's bits.
+template <class X, class G>
+void dense_update(std::span<float> r, std::span<float> c, std::span<X> x, std::span<const G> g, double beta,
+                  double lr, double weight_decay, bool decay, double eps1, double eps2) {
+  const std::size_t rows = r.size(), cols = c.size(), parts = parts_of(rows);
+  std::vector<double> rowsum(rows, 0.0), x2(rows, 0.0), u2(rows, 0.0), colpart(parts * cols, 0.0);
+  for (std::size_t s = 0; s < parts; ++s)
+    for (std::size_t row = part_row(rows, parts, s); row < part_row(rows, parts, s + 1); ++row)
+      for (std::size_t j = 0; j < cols; ++j) {
+        const std::size_t i = row * cols + j;
+        const double v = square(double(g[i]), eps1);
+        rowsum[row] += v;
+        colpart[s * cols + j] += v;
+        x2[row] = exact::fma(double(x[i]), double(x[i]), x2[row]);
+      }
+  for (std::size_t k = 0; k < rows; ++k) r[k] = moment(beta, r[k], rowsum[k], double(cols));
+  for (std::size_t k = 0; k < cols; ++k) {
+    double sum = 0;
+    for (std::size_t s = 0; s < parts; ++s) sum += colpart[s * cols + k];
+    c[k] = moment(beta, c[k], sum, double(rows));
+  }
+  double rsum = 0;
+  for (float v : r) rsum += double(v);
+  const double mean_r = exact::div(rsum, double(rows));
+  for (std::size_t i = 0; i < rows * cols; ++i) {
+    const double u = preconditioned(r[i / cols], c[i % cols], mean_r, double(g[i]));
+    u2[i / cols] = exact::fma(u, u, u2[i / cols]);
+  }
+  double sx = 0, su = 0;
+  for (std::size_t k = 0; k < rows; ++k) sx += x2[k];
+  for (std::size_t k = 0; k < rows; ++k) su += u2[k];
+  const double st = step(lr, sx, su, double(rows * cols), eps2), shrink = 1.0 - lr * weight_decay;
+  for (std::size_t i = 0; i < rows * cols; ++i)
+    x[i] = static_cast<X>(
+        update(decay, shrink, st, double(x[i]), preconditioned(r[i / cols], c[i % cols], mean_r, double(g[i]))));
+}
 }  // namespace detail::factored
 
 /// Per block of shape (rows, cols) (leading dimensions folded into rows; a vector is 1 x n), with g = g-hat:

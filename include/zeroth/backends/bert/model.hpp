@@ -44,6 +44,26 @@ struct LoraOptions {
   std::uint64_t seed = 0;  ///< A's initial values: Gaussian direction elements of this seed, scaled by 1/sqrt(cols)
 };
 
+/// Checks every sequence against the model: 1 to max_position_embeddings tokens, ids in the vocabulary, one token
+/// type per id within type_vocab_size. Throws std::invalid_argument naming the sequence and the problem.
+inline void validate_sequences(const Config& c, std::span<const Sequence> seqs) {
+  for (std::size_t b = 0; b < seqs.size(); ++b) {
+    const auto& s = seqs[b];
+    auto bad = [&](const std::string& what) {
+      throw std::invalid_argument("zeroth: BERT input " + std::to_string(b) + ": " + what);
+    };
+    if (s.ids.empty()) bad("no tokens");
+    if (s.ids.size() > static_cast<std::size_t>(c.max_position_embeddings))
+      bad(std::to_string(s.ids.size()) + " tokens exceed max_position_embeddings " +
+          std::to_string(c.max_position_embeddings));
+    if (s.token_types.size() != s.ids.size()) bad("needs one token type per token");
+    for (int id : s.ids)
+      if (id < 0 || id >= c.vocab_size) bad("token id " + std::to_string(id) + " is outside the vocabulary");
+    for (int t : s.token_types)
+      if (t < 0 || t >= c.type_vocab_size) bad("token type " + std::to_string(t) + " is outside [0, type_vocab_size)");
+  }
+}
+
 /// A BERT encoder over owned, mutable weights.
 class Encoder {
  public:
@@ -131,26 +151,8 @@ class Encoder {
     return out;
   }
 
-  /// Checks every sequence against the model: 1 to max_position_embeddings tokens, ids in the vocabulary, one token
-  /// type per id within type_vocab_size. Throws std::invalid_argument naming the sequence and the problem.
-  void validate(std::span<const Sequence> seqs) const {
-    const Config& c = config();
-    for (std::size_t b = 0; b < seqs.size(); ++b) {
-      const auto& s = seqs[b];
-      auto bad = [&](const std::string& what) {
-        throw std::invalid_argument("zeroth: BERT input " + std::to_string(b) + ": " + what);
-      };
-      if (s.ids.empty()) bad("no tokens");
-      if (s.ids.size() > static_cast<std::size_t>(c.max_position_embeddings))
-        bad(std::to_string(s.ids.size()) + " tokens exceed max_position_embeddings " +
-            std::to_string(c.max_position_embeddings));
-      if (s.token_types.size() != s.ids.size()) bad("needs one token type per token");
-      for (int id : s.ids)
-        if (id < 0 || id >= c.vocab_size) bad("token id " + std::to_string(id) + " is outside the vocabulary");
-      for (int t : s.token_types)
-        if (t < 0 || t >= c.type_vocab_size) bad("token type " + std::to_string(t) + " is outside [0, type_vocab_size)");
-    }
-  }
+  /// Checks every sequence against the model (validate_sequences).
+  void validate(std::span<const Sequence> seqs) const { validate_sequences(config(), seqs); }
 
   /// Sentence embeddings [B x hidden]: the last layer's states pooled as pooling() says (mean over the tokens, or
   /// the first), then L2-normalised when pooling().normalize. In parallel over groups of sequences fixed by their

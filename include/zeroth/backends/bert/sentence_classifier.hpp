@@ -16,6 +16,7 @@
 
 #include "zeroth/adapters/backend.hpp"
 #include "zeroth/adapters/evaluation.hpp"
+#include "zeroth/backends/bert/encoded_task.hpp"
 #include "zeroth/backends/bert/model.hpp"
 #include "zeroth/tasks/spec.hpp"
 #include "zeroth/tokenizers/bert_tokenizer.hpp"
@@ -35,29 +36,14 @@ class SentenceClassifier {
  public:
   SentenceClassifier(Encoder& encoder, const tokenizers::BertTokenizer& tokenizer, std::vector<tasks::Item> items,
                      ClassifierOptions options = {})
-      : encoder_(encoder), tokenizer_(tokenizer), options_(options) {
+      : encoder_(encoder), options_(options) {
     if (!(options.temperature > 0)) throw std::invalid_argument("zeroth: the temperature must be positive");
-    if (items.empty()) throw std::invalid_argument("zeroth: SentenceClassifier needs at least one example");
-    pairs_ = !items.front().text_b.empty();
-    classes_ = items.front().candidates.size();
-    for (const auto& it : items) {
-      if (it.text_b.empty() == pairs_ || it.candidates.size() != classes_)
-        throw std::invalid_argument("zeroth: every example needs the same form (one text or a pair) and " +
-                                    std::to_string(classes_) + " label texts (line " + std::to_string(it.line) + ")");
-      Item x;
-      x.label = it.label;
-      x.input = encode(it.text);
-      if (pairs_) x.second = encode(it.text_b);
-      for (const auto& c : it.candidates) x.candidates.push_back(candidate_index(c));
-      items_.push_back(std::move(x));
-    }
-    if (classes_ < 2) throw std::invalid_argument("zeroth: a classifier needs at least 2 classes");
-    if (pairs_) {  // per-class affine map of the similarity: entailment (class 0) = (s - 0.5) / T, others 0
-      head_ = Parameter::zeros("pair_head.weight", {classes_, 2}, false);
+    task_ = EncodedTask::encode(tokenizer, items, options_.max_length);
+    if (task_.pairs) {  // per-class affine map of the similarity: entailment (class 0) = (s - 0.5) / T, others 0
+      head_ = Parameter::zeros("pair_head.weight", {task_.classes, 2}, false);
       head_.f32[0] = 1.0f / options_.temperature;
       head_.f32[1] = -0.5f / options_.temperature;
     } else if (options_.head) {
-      fixed_candidates();
       init_head();
     }
   }
@@ -93,14 +79,15 @@ class SentenceClassifier {
   /// Loss, accuracy and predictions over examples [0, n), in chunks of `chunk`.
   Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
     return evaluate_in_chunks(
-        std::min(n, items_.size()), chunk, [&](auto idx, std::vector<int>& p) { return score(idx, &p); },
-        [&](std::size_t i) { return items_[i].label; });
+        std::min(n, task_.examples.size()), chunk, [&](auto idx, std::vector<int>& p) { return score(idx, &p); },
+        [&](std::size_t i) { return task_.examples[i].label; });
   }
 
-  std::size_t size() const noexcept { return items_.size(); }
-  std::size_t classes() const noexcept { return classes_; }
-  int label(std::size_t i) const { return items_.at(i).label; }
-  bool pairs() const noexcept { return pairs_; }
+  std::size_t size() const noexcept { return task_.examples.size(); }
+  std::size_t classes() const noexcept { return task_.classes; }
+  int label(std::size_t i) const { return task_.examples.at(i).label; }
+  bool pairs() const noexcept { return task_.pairs; }
+  const EncodedTask& task() const noexcept { return task_; }
   Encoder& encoder() noexcept { return encoder_; }
   /// The head ([classes x hidden] weights then biases for single texts; [classes x 2] for pairs); empty when none.
   Parameter& head() { return head_source_ ? head_source_->head() : head_; }
@@ -108,44 +95,19 @@ class SentenceClassifier {
   /// Sentence embeddings of the inputs of examples `batch` (the first texts for pairs), [batch x hidden].
   RowMatrix embeddings(std::span<const std::size_t> batch) const {
     std::vector<Sequence> seqs;
-    for (std::size_t i : batch) seqs.push_back(items_.at(i).input);
+    for (std::size_t i : batch) seqs.push_back(task_.examples.at(i).input);
     return encoder_.embed(seqs);
   }
   /// The label texts' embeddings [classes x hidden] (tasks whose label texts are the same for every example).
-  RowMatrix label_embeddings() {
-    fixed_candidates();
-    std::vector<Sequence> seqs;
-    for (int c : items_.front().candidates) seqs.push_back(candidates_[static_cast<std::size_t>(c)]);
-    return encoder_.embed(seqs);
-  }
+  RowMatrix label_embeddings() { return encoder_.embed(task_.label_sequences()); }
 
  private:
-  struct Item {
-    Sequence input, second;
-    std::vector<int> candidates;  // indices into candidates_
-    int label = -1;
-  };
-
-  Sequence encode(const std::string& text) const {
-    const auto e = tokenizer_.encode(text, options_.max_length);
-    return {e.ids, e.type_ids};
-  }
-  int candidate_index(const std::string& text) {
-    auto [it, fresh] = candidate_ids_.emplace(text, static_cast<int>(candidates_.size()));
-    if (fresh) candidates_.push_back(encode(text));
-    return it->second;
-  }
-  void fixed_candidates() const {
-    for (const auto& it : items_)
-      if (it.candidates != items_.front().candidates)
-        throw std::invalid_argument("zeroth: a head needs the same label texts for every example");
-  }
   // Head rows = label embeddings (unit length when normalised) / temperature, biases 0: the zero-shot rule.
   void init_head() {
     const RowMatrix labels = label_embeddings();
     const auto H = static_cast<std::size_t>(labels.cols());
-    head_ = Parameter::zeros("head.weight", {classes_, H + 1}, false);
-    for (std::size_t c = 0; c < classes_; ++c) {
+    head_ = Parameter::zeros("head.weight", {task_.classes, H + 1}, false);
+    for (std::size_t c = 0; c < task_.classes; ++c) {
       const auto e = labels.row(static_cast<Eigen::Index>(c));
       const float norm = std::max(e.norm(), 1e-12f);
       for (std::size_t j = 0; j < H; ++j)
@@ -157,26 +119,26 @@ class SentenceClassifier {
   double score(std::span<const std::size_t> batch, std::vector<int>* pred, std::vector<ExampleLoss>* each = nullptr) {
     std::vector<Sequence> seqs;
     std::map<int, Eigen::Index> cand_row;  // candidate index -> row of the embeddings
-    for (std::size_t i : batch) seqs.push_back(items_.at(i).input);
-    if (pairs_)
-      for (std::size_t i : batch) seqs.push_back(items_[i].second);
-    const bool by_labels = !pairs_ && head().f32.empty();
+    for (std::size_t i : batch) seqs.push_back(task_.examples.at(i).input);
+    if (task_.pairs)
+      for (std::size_t i : batch) seqs.push_back(task_.examples[i].second);
+    const bool by_labels = !task_.pairs && head().f32.empty();
     if (by_labels)
       for (std::size_t i : batch)
-        for (int c : items_[i].candidates)
+        for (int c : task_.examples[i].candidates)
           if (cand_row.emplace(c, static_cast<Eigen::Index>(seqs.size())).second)
-            seqs.push_back(candidates_[static_cast<std::size_t>(c)]);
+            seqs.push_back(task_.candidates[static_cast<std::size_t>(c)]);
     RowMatrix e = encoder_.embed(seqs);
     for (Eigen::Index r = 0; r < e.rows(); ++r) e.row(r) /= std::max(e.row(r).norm(), 1e-12f);  // cosines
     const auto B = static_cast<Eigen::Index>(batch.size());
     const Parameter& h = head();
     double total = 0;
     if (pred) pred->clear();
-    std::vector<double> logits(classes_);
+    std::vector<double> logits(task_.classes);
     for (Eigen::Index b = 0; b < B; ++b) {
-      const Item& it = items_[batch[static_cast<std::size_t>(b)]];
-      for (std::size_t c = 0; c < classes_; ++c) {
-        if (pairs_) {
+      const EncodedTask::Example& it = task_.examples[batch[static_cast<std::size_t>(b)]];
+      for (std::size_t c = 0; c < task_.classes; ++c) {
+        if (task_.pairs) {
           const double s = e.row(b).dot(e.row(B + b));
           logits[c] = h.f32[2 * c] * s + h.f32[2 * c + 1];
         } else if (by_labels) {
@@ -199,13 +161,8 @@ class SentenceClassifier {
   }
 
   Encoder& encoder_;
-  const tokenizers::BertTokenizer& tokenizer_;
   ClassifierOptions options_;
-  bool pairs_ = false;
-  std::size_t classes_ = 0;
-  std::vector<Item> items_;
-  std::vector<Sequence> candidates_;
-  std::map<std::string, int> candidate_ids_;
+  EncodedTask task_;
   Parameter head_;
   SentenceClassifier* head_source_ = nullptr;
 };

@@ -1,0 +1,11 @@
+#pragma once
+// The LibTorch backend (optional: CMake -DZEROTH_WITH_TORCH=ON, Debian libtorch-dev; never included by zeroth.hpp):
+// torch::nn or TorchScript models as zeroth backends over their own tensors, the torch::nn BERT encoder and its
+// sentence classifier, and the first-order methods that back-propagate (LOMO, AdaLomo).
+#include "zeroth/backends/torch/adalomo.hpp"
+#include "zeroth/backends/torch/bert.hpp"
+#include "zeroth/backends/torch/fused_backward.hpp"
+#include "zeroth/backends/torch/lomo.hpp"
+#include "zeroth/backends/torch/module.hpp"
+#include "zeroth/backends/torch/parameters.hpp"
+#include "zeroth/backends/torch/sentence_classifier.hpp"

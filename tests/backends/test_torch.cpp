@@ -1,0 +1,327 @@
+// The LibTorch backend: blocks over a module's own tensors (names, flags, dtypes, errors), every ZO method through
+// the host sweeps, LOMO against plain SGD bit for bit (clipping, weight decay, loss scaling, bfloat16), the fused
+// backward pass's one-gradient bound, AdaLomo against a direct float64 implementation of its equations, non-finite
+// losses and gradients, a TorchScript file, and the torch::nn BERT encoder against the Eigen one on the real model.
+// LibTorch first: its logging header defines CHECK(condition), which Catch's CHECK must replace.
+#include <zeroth/backends/torch.hpp>
+#undef CHECK
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include <zeroth/backends/bert.hpp>
+#include <zeroth/tasks/presets.hpp>
+#include <zeroth/tasks/sampling.hpp>
+#include <zeroth/zeroth.hpp>
+
+using namespace zeroth;
+namespace lt = zeroth::libtorch;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kModel = fs::path(ZEROTH_SHARED_DIR) / "models/all-MiniLM-L6-v2";
+
+// A two-layer classifier on a fixed random data set (128 examples, 8 features, 3 classes).
+struct NetImpl : torch::nn::Module {
+  explicit NetImpl(torch::ScalarType dtype = torch::kFloat)
+      : fc1(register_module("fc1", torch::nn::Linear(8, 16))), fc2(register_module("fc2", torch::nn::Linear(16, 3))) {
+    torch::manual_seed(0);
+    torch::NoGradGuard g;
+    for (auto& p : parameters()) p.uniform_(-0.5, 0.5);
+    x = torch::randn({128, 8});
+    y = torch::randint(0, 3, {128}, torch::kLong);
+    to(dtype);
+    x = x.to(dtype);
+  }
+  torch::Tensor loss(std::span<const std::size_t> batch) {
+    std::vector<std::int64_t> idx(batch.begin(), batch.end());
+    const auto i = torch::tensor(idx, torch::kLong);
+    const auto logits = fc2(torch::tanh(fc1(x.index_select(0, i))));
+    return torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y.index_select(0, i));
+  }
+  torch::nn::Linear fc1, fc2;
+  torch::Tensor x, y;
+};
+TORCH_MODULE(Net);
+
+std::vector<std::size_t> range(std::size_t a, std::size_t b) {
+  std::vector<std::size_t> v(b - a);
+  std::iota(v.begin(), v.end(), a);
+  return v;
+}
+
+std::vector<torch::Tensor> copies(const std::vector<lt::NamedTensor>& ps) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : ps) out.push_back(p.second.detach().clone());
+  return out;
+}
+bool same_bits(const std::vector<lt::NamedTensor>& a, const std::vector<lt::NamedTensor>& b) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i].second, b[i].second)) return false;
+  return true;
+}
+bool unchanged(const std::vector<lt::NamedTensor>& a, const std::vector<torch::Tensor>& before) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i].second, before[i])) return false;
+  return true;
+}
+
+// fc1.bias frozen (a helper: g++ 12 fails on this designated initializer inside a lambda).
+lt::ParameterSelection fc1_bias_frozen() {
+  lt::ParameterSelection s;
+  s.frozen = {"^fc1\\.bias$"};
+  return s;
+}
+
+lt::ModuleBackend backend_of(Net net, lt::ParameterSelection s = {}) {
+  return lt::ModuleBackend(net.ptr(), [net](std::span<const std::size_t> b) mutable { return net->loss(b); }, s);
+}
+
+}  // namespace
+
+TEST_CASE("torch: blocks are the module's own tensors, flagged by name patterns", "[torch]") {
+  Net net;
+  auto model = backend_of(net, fc1_bias_frozen());
+  const auto blocks = model.parameters();
+  REQUIRE(blocks.size() == 4);
+  CHECK(blocks[0].name == "fc1.weight");
+  CHECK(blocks[0].data == net->fc1->weight.data_ptr());
+  CHECK(blocks[0].shape == std::vector<std::size_t>{16, 8});
+  CHECK(blocks[0].flags.trainable);
+  CHECK(blocks[0].flags.decay);
+  CHECK(!blocks[1].flags.trainable);  // frozen by pattern
+  CHECK(!blocks[3].flags.decay);      // a bias
+  CHECK(!net->fc1->bias.requires_grad());
+  CHECK(net->fc2->bias.requires_grad());
+  CHECK(model.trainable_parameters().size() == 3);
+  // bfloat16 and float16 tensors are blocks of their dtype.
+  Net b16(torch::kBFloat16);
+  CHECK(backend_of(b16).parameters()[0].dtype == DType::bf16);
+  Net f16(torch::kHalf);
+  CHECK(backend_of(f16).parameters()[0].dtype == DType::f16);
+  // What cannot be a block is named.
+  CHECK_THROWS_WITH(lt::blocks_of({{"w", torch::zeros({4, 4}).t()}}), Catch::Contains("'w' is not contiguous"));
+  CHECK_THROWS_WITH(lt::blocks_of({{"i", torch::zeros({4}, torch::kLong)}}), Catch::Contains("'i' is Long"));
+  CHECK_THROWS_WITH(backend_of(net, {.trainable = {"("}}), Catch::Contains("pattern '(' is not a regular expression"));
+}
+
+TEST_CASE("torch: every ZO method runs on the module through the host sweeps", "[torch][zo]") {
+  auto run = [](auto opt) {
+    Net net;
+    auto model = backend_of(net, fc1_bias_frozen());
+    const torch::Tensor frozen = net->fc1->bias.detach().clone();
+    const auto all = range(0, 128);
+    const double before = model.loss(all);
+    BufferStore store = make_store(model);
+    BackendObjective objective(model, 128, 32, 0);
+    const Result r = opt.minimize(objective, store);
+    CHECK(r.ok());
+    CHECK(torch::equal(net->fc1->bias, frozen));  // a frozen tensor is never touched
+    return std::pair{before, model.loss(all)};
+  };
+  const auto [b0, sgd] = run(ZOSGD({.learning_rate = 0.01, .epsilon = 1e-3, .max_steps = 300, .seed = 1}));
+  const auto [b1, adam] = run(ZOAdam({.learning_rate = 0.01, .epsilon = 1e-3, .max_steps = 300, .seed = 1}));
+  const auto [b2, fac] = run(ZOFactored({.learning_rate = 0.01, .epsilon = 1e-3, .max_steps = 300, .seed = 1}));
+  INFO("loss " << b0 << " -> ZO-SGD " << sgd << ", ZO-Adam " << adam << ", ZO-Factored " << fac);
+  CHECK(sgd < b0 - 0.05);
+  CHECK(adam < b1 - 0.05);
+  CHECK(fac < b2 - 0.05);
+  // The same run twice: the same loss, bit for bit.
+  CHECK(run(ZOSGD({.learning_rate = 0.01, .epsilon = 1e-3, .max_steps = 300, .seed = 1})).second == sgd);
+}
+
+TEST_CASE("torch: LOMO gives plain SGD's bits, and holds one gradient at a time", "[torch][lomo]") {
+  struct Case {
+    const char* name;
+    lt::LomoOptions options;
+  };
+  const Case cases[] = {{"plain", {.learning_rate = 0.1}},
+                        {"weight decay", {.learning_rate = 0.1, .weight_decay = 0.01}},
+                        {"clipped norm", {.learning_rate = 0.1, .clip_grad_norm = 0.5}},
+                        {"clipped values", {.learning_rate = 0.1, .clip_grad_value = 0.05}},
+                        {"loss scale 1024", {.learning_rate = 0.1, .loss_scale = 1024}}};
+  for (const auto& c : cases) {
+    INFO(c.name);
+    Net a, b;
+    auto ma = backend_of(a), mb = backend_of(b);
+    lt::Lomo lomo(ma.trainable_parameters(), c.options);
+    auto params = mb.trainable_parameters();
+    std::vector<torch::Tensor> ps;
+    for (auto& p : params) ps.push_back(p.second);
+    torch::optim::SGD sgd(ps, torch::optim::SGDOptions(c.options.learning_rate).weight_decay(c.options.weight_decay));
+    double norm = 0;
+    for (int step = 0; step < 5; ++step) {
+      const auto batch = range(static_cast<std::size_t>(step) * 16, static_cast<std::size_t>(step) * 16 + 32);
+      const auto s = lomo.step([&] { return ma.loss_tensor(batch); });
+      REQUIRE(s.ok());
+      sgd.zero_grad();
+      mb.loss_tensor(batch).backward();
+      if (c.options.clip_grad_value > 0)
+        for (auto& p : ps) p.mutable_grad() = p.grad().clamp(-c.options.clip_grad_value, c.options.clip_grad_value);
+      if (c.options.clip_grad_norm > 0) {  // torch's clip_grad_norm_, the per-tensor norms summed in order
+        double sq = 0;
+        for (auto& p : ps) sq += std::pow(p.grad().norm(2).item<double>(), 2);
+        norm = std::sqrt(sq);
+        CHECK(s.grad_norm == Approx(norm).epsilon(1e-12));
+        const double coef = std::min(1.0, c.options.clip_grad_norm / (norm + 1e-6));
+        if (coef != 1)
+          for (auto& p : ps) p.mutable_grad() = p.grad() * coef;
+      }
+      sgd.step();
+      CHECK(same_bits(ma.trainable_parameters(), mb.trainable_parameters()));
+    }
+    if (c.options.clip_grad_norm > 0) CHECK(norm > c.options.clip_grad_norm);  // the clipping did act
+  }
+  SECTION("bfloat16 weights") {
+    Net a(torch::kBFloat16), b(torch::kBFloat16);
+    auto ma = backend_of(a), mb = backend_of(b);
+    lt::Lomo lomo(ma.trainable_parameters(), {.learning_rate = 0.1});
+    std::vector<torch::Tensor> ps;
+    for (auto& p : mb.trainable_parameters()) ps.push_back(p.second);
+    torch::optim::SGD sgd(ps, torch::optim::SGDOptions(0.1));
+    const auto before = copies(ma.trainable_parameters());
+    for (int step = 0; step < 3; ++step) {
+      REQUIRE(lomo.step([&] { return ma.loss_tensor(range(0, 64)); }).ok());
+      sgd.zero_grad();
+      mb.loss_tensor(range(0, 64)).backward();
+      sgd.step();
+    }
+    CHECK(same_bits(ma.trainable_parameters(), mb.trainable_parameters()));
+    CHECK(!unchanged(ma.trainable_parameters(), before));
+  }
+  SECTION("at most the gradient being consumed exists") {
+    Net a;
+    auto m = backend_of(a);
+    auto params = m.trainable_parameters();
+    lt::FusedBackward fused(params);
+    std::size_t visits = 0, most = 0;
+    fused.run(m.loss_tensor(range(0, 32)), [&](std::size_t, const torch::Tensor& g) {
+      ++visits;
+      std::size_t alive = 0;
+      for (const auto& p : params) alive += p.second.grad().defined();
+      most = std::max(most, alive);
+      CHECK(g.defined());
+    });
+    CHECK(visits == params.size());
+    CHECK(most == 0);  // the visited gradient was already released from .grad; none other is stored
+    for (const auto& p : params) CHECK(!p.second.grad().defined());
+  }
+}
+
+TEST_CASE("torch: a non-finite loss or gradient moves nothing and says so", "[torch][lomo]") {
+  Net a;
+  auto m = backend_of(a);
+  const auto before = copies(m.trainable_parameters());
+  lt::Lomo lomo(m.trainable_parameters(), {.learning_rate = 0.1, .check_finite = true});
+  auto s = lomo.step([&] { return m.loss_tensor(range(0, 8)) * std::numeric_limits<double>::quiet_NaN(); });
+  CHECK(s.status == Status::non_finite_loss);
+  // sqrt at 0 has an infinite derivative: a finite loss (0) with an infinite gradient.
+  s = lomo.step([&] { return torch::sqrt((a->fc2->weight - a->fc2->weight.detach()).abs()).sum(); });
+  CHECK(s.loss == 0);
+  CHECK(s.status == Status::non_finite_gradient);
+  CHECK(unchanged(m.trainable_parameters(), before));
+  lt::AdaLomo ada(m.trainable_parameters(), {.check_finite = true});
+  CHECK(ada.step([&] { return torch::sqrt((a->fc2->weight - a->fc2->weight.detach()).abs()).sum(); }).status ==
+        Status::non_finite_gradient);
+  CHECK(unchanged(m.trainable_parameters(), before));
+  CHECK(ada.steps() == 0);
+  // Dynamic loss scaling: an overflow halves the scale and skips the step.
+  lt::Lomo scaled(m.trainable_parameters(), {.learning_rate = 0.1, .loss_scale = 65536, .dynamic_loss_scale = true});
+  s = scaled.step([&] { return torch::sqrt((a->fc2->weight - a->fc2->weight.detach()).abs()).sum(); });
+  CHECK(s.ok());
+  CHECK(s.skipped);
+  CHECK(scaled.loss_scale() == 32768);
+  CHECK(unchanged(m.trainable_parameters(), before));
+  CHECK_THROWS_WITH(lt::Lomo(m.trainable_parameters(), {.learning_rate = -1}),
+                    Catch::Contains("LomoOptions::learning_rate must be finite and >= 0"));
+}
+
+TEST_CASE("torch: AdaLomo follows its equations, written out directly in float64", "[torch][adalomo]") {
+  Net a, b;
+  auto ma = backend_of(a), mb = backend_of(b);
+  const lt::AdaLomoOptions o{.learning_rate = 0.01, .weight_decay = 0.1};
+  lt::AdaLomo ada(ma.trainable_parameters(), o);
+  // The direct implementation: full gradients by backward(), then the paper's update per tensor.
+  auto ps = mb.trainable_parameters();
+  std::vector<torch::Tensor> x, r, c;
+  for (auto& p : ps) {
+    x.push_back(p.second.detach().to(torch::kDouble));
+    const auto m = p.second.dim() >= 2 ? p.second.view({-1, p.second.size(-1)}) : p.second.view({1, -1});
+    r.push_back(torch::zeros({m.size(0)}, torch::kDouble));
+    c.push_back(torch::zeros({m.size(1)}, torch::kDouble));
+  }
+  for (int t = 1; t <= 6; ++t) {
+    const auto batch = range(static_cast<std::size_t>(t) * 8, static_cast<std::size_t>(t) * 8 + 64);
+    REQUIRE(ada.step([&] { return ma.loss_tensor(batch); }).ok());
+    for (auto& p : ps) p.second.mutable_grad().reset();
+    mb.loss_tensor(batch).backward();
+    const double beta = 1 - std::pow(double(t), -0.8);
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      const auto shape = r[i].size(0), cols = c[i].size(0);
+      const auto g = ps[i].second.grad().to(torch::kDouble).view({shape, cols});
+      const auto X = x[i].view({shape, cols});
+      const auto g2 = g * g + 1e-30;
+      r[i] = beta * r[i] + (1 - beta) * g2.mean(1);
+      c[i] = beta * c[i] + (1 - beta) * g2.mean(0);
+      const auto v = torch::outer(r[i], c[i]) / r[i].mean();
+      auto U = g / v.sqrt();
+      U = U / std::max(1.0, U.pow(2).mean().sqrt().item<double>());
+      const double rms = X.pow(2).mean().sqrt().item<double>();
+      const bool decay = ps[i].first.find("bias") == std::string::npos;
+      const auto next = (decay ? 1 - o.learning_rate * o.weight_decay : 1.0) * X - o.learning_rate * std::max(1e-3, rms) * U;
+      x[i] = next.view_as(x[i]);
+      torch::NoGradGuard g_;
+      ps[i].second.copy_(x[i]);  // the direct run's parameters, for its next gradient
+    }
+  }
+  const auto got = ma.trainable_parameters();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO(got[i].first);
+    const double err = (got[i].second.to(torch::kDouble) - x[i]).abs().max().item<double>();
+    const double scale = x[i].abs().max().item<double>();
+    CHECK(err <= 1e-5 * scale);
+  }
+  CHECK(ada.steps() == 6);
+  CHECK(ada.rows(0).size() == 16);
+  CHECK(ada.cols(0).size() == 8);
+}
+
+TEST_CASE("torch: the torch::nn BERT encoder gives the Eigen encoder's embeddings and losses", "[torch][bert]") {
+  bert::Encoder eigen = bert::load_encoder(kModel);
+  lt::BertEncoder torch_enc = lt::load_bert(kModel);
+  const auto tokenizer = tokenizers::BertTokenizer::from_folder(kModel);
+  const auto items = tasks::sample_k_shot(tasks::load(tasks::preset("sst2", tasks::ModelKind::encoder),
+                                                      fs::path(ZEROTH_SHARED_DIR) / "data/sst2/train.tsv"),
+                                          2, 8, 5)
+                         .items;
+  bert::SentenceClassifier a(eigen, tokenizer, items);
+  lt::SentenceClassifier b(torch_enc, tokenizer, items);
+  const auto all = range(0, items.size());
+  // Embeddings of ragged inputs (the padded torch batch against the packed Eigen one).
+  const auto ea = a.embeddings(all);
+  torch::NoGradGuard no_grad;
+  std::vector<bert::Sequence> seqs;
+  for (std::size_t i : all) seqs.push_back(b.task().examples[i].input);
+  const torch::Tensor eb = torch_enc->embed(seqs);
+  const auto mapped = torch::from_blob(const_cast<float*>(ea.data()), {ea.rows(), ea.cols()}, torch::kFloat);
+  const double emb_err = (eb - mapped).abs().max().item<double>();
+  INFO("max |embedding difference| " << emb_err);
+  CHECK(emb_err < 1e-5);
+  const auto la = a.example_losses(all), lb = b.example_losses(all);
+  double loss_err = 0;
+  for (std::size_t i = 0; i < la.size(); ++i) loss_err = std::max(loss_err, std::abs(la[i].sum - lb[i].sum));
+  INFO("max |loss difference| " << loss_err);
+  CHECK(loss_err < 1e-5);
+  CHECK(a.predict(all) == b.predict(all));
+  // The same parameters, under the same names, as blocks.
+  const auto pa = a.parameters(), pb = b.parameters();
+  REQUIRE(pb.size() == pa.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    CHECK(pb[i].name == pa[i].name);
+    CHECK(pb[i].size == pa[i].size);
+    CHECK(pb[i].flags.trainable == pa[i].flags.trainable);
+  }
+}
