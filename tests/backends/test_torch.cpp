@@ -40,7 +40,8 @@ struct NetImpl : torch::nn::Module {
     std::vector<std::int64_t> idx(batch.begin(), batch.end());
     const auto i = torch::tensor(idx, torch::kLong);
     const auto logits = fc2(torch::tanh(fc1(x.index_select(0, i))));
-    return torch::nn::functional::cross_entropy(logits.to(torch::kFloat), y.index_select(0, i));
+    const auto wide = logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);  // 16-bit: in float
+    return torch::nn::functional::cross_entropy(wide, y.index_select(0, i));
   }
   torch::nn::Linear fc1, fc2;
   torch::Tensor x, y;
@@ -324,4 +325,198 @@ TEST_CASE("torch: the torch::nn BERT encoder gives the Eigen encoder's embedding
     CHECK(pb[i].size == pa[i].size);
     CHECK(pb[i].flags.trainable == pa[i].flags.trainable);
   }
+}
+
+TEST_CASE("torch: a TorchScript file is a backend over its own tensors", "[torch][script]") {
+  const fs::path file = fs::path(ZEROTH_SOURCE_DIR) / "tests/fixtures/torch/mlp.pt";  // scripts/gen_torchscript_fixture.py
+  torch::jit::Module script = lt::load_script(file);
+  const torch::Tensor x = torch::arange(8, torch::kFloat).view({2, 4}) / 8;
+  {
+    torch::NoGradGuard g;
+    const torch::Tensor y = script.forward({x}).toTensor();
+    // The outputs the script printed when it wrote the file.
+    CHECK(y[0][0].item<double>() == Approx(0.3215201795101166).margin(1e-6));
+    CHECK(y[1][1].item<double>() == Approx(-0.5853267312049866).margin(1e-6));
+  }
+  // Regress the outputs onto a target by ZO-SGD through the script's parameters.
+  const torch::Tensor target = torch::tensor({{1.0f, -1.0f}, {-1.0f, 1.0f}});
+  lt::ModuleBackend model(script, [script, x, target](std::span<const std::size_t>) mutable {
+    return (script.forward({x}).toTensor() - target).pow(2).mean();
+  });
+  const auto blocks = model.parameters();
+  REQUIRE(blocks.size() == 4);
+  CHECK(blocks[0].name == "fc1.weight");
+  CHECK(blocks[0].shape == std::vector<std::size_t>({8, 4}));
+  const std::size_t none[] = {0};
+  const double before = model.loss(none);
+  BufferStore store = make_store(model);
+  const Result r = ZOSGD({.learning_rate = 0.05, .epsilon = 1e-3, .max_steps = 200, .seed = 3})
+                       .minimize([&] { return model.loss(none); }, store);
+  CHECK(r.ok());
+  INFO("loss " << before << " -> " << model.loss(none));
+  CHECK(model.loss(none) < 0.5 * before);
+  CHECK_THROWS_WITH(lt::load_script(file.parent_path() / "missing.pt"), Catch::Contains("no such TorchScript file"));
+  CHECK_THROWS_WITH(lt::load_script(fs::path(ZEROTH_SHARED_DIR) / "models/all-MiniLM-L6-v2/config.json"),
+                    Catch::Contains("is not a TorchScript file"));
+}
+
+TEST_CASE("torch: hybrid ZO/FO splits the step: ZO tensors get no gradient, FO tensors are never perturbed",
+          "[torch][hybrid]") {
+  Net a, b;
+  bool perturbed_fo = false;
+  torch::Tensor fo_at_start;
+  lt::ModuleBackend ma(a.ptr(), [&, a](std::span<const std::size_t> batch) mutable {
+    if (!torch::GradMode::is_enabled() && fo_at_start.defined())  // a ZO evaluation
+      perturbed_fo = perturbed_fo || !torch::equal(a->fc2->weight, fo_at_start);
+    return a->loss(batch);
+  });
+  lt::ParameterSelection zo;
+  zo.trainable = {"^fc1\\."};
+  const Options o{.learning_rate = 0.02, .epsilon = 1e-3, .seed = 4};
+  lt::Hybrid hybrid(ma, zo, ZOSGD(o), [](auto fo) { return lt::Lomo(fo, {.learning_rate = 0.1}); });
+  REQUIRE(hybrid.fo_parameters().size() == 2);
+  CHECK(hybrid.fo_parameters()[0].first == "fc2.weight");
+  CHECK(!a->fc1->weight.requires_grad());
+  CHECK(a->fc2->weight.requires_grad());
+  // The reference: the same ZO run over fc1 alone, then LOMO over fc2 alone, on a twin.
+  auto mb = backend_of(b);
+  BufferStore zo_store;
+  for (Block blk : mb.parameters()) {
+    blk.flags.trainable = blk.name.rfind("fc1.", 0) == 0;
+    zo_store.add_block(blk);
+  }
+  ZOSGD ref_opt(o);
+  auto ref_run = ref_opt.run(zo_store);
+  b->fc1->weight.requires_grad_(false);
+  b->fc1->bias.requires_grad_(false);
+  lt::Lomo ref_lomo({{"fc2.weight", b->fc2->weight}, {"fc2.bias", b->fc2->bias}}, {.learning_rate = 0.1});
+  const double before = ma.loss(range(0, 128));
+  for (int step = 0; step < 40; ++step) {
+    const auto batch = range(static_cast<std::size_t>(step % 4) * 32, static_cast<std::size_t>(step % 4) * 32 + 32);
+    fo_at_start = a->fc2->weight.detach().clone();
+    const auto s = hybrid.step(batch);
+    REQUIRE(s.ok());
+    REQUIRE(s.zo);
+    CHECK(!a->fc1->weight.grad().defined());  // ZO tensors never receive a gradient
+    std::optional<StepInfo> info;
+    while (!info) {
+      ref_run.ask();
+      info = ref_run.tell(mb.loss(batch));
+    }
+    REQUIRE(ref_lomo.step([&] { return mb.loss_tensor(batch); }).ok());
+  }
+  CHECK(!perturbed_fo);
+  CHECK(same_bits(lt::named_parameters(*a), lt::named_parameters(*b)));
+  const double after = ma.loss(range(0, 128));
+  INFO("loss " << before << " -> " << after);
+  CHECK(after < before - 0.05);
+  lt::ParameterSelection everything;
+  CHECK_THROWS_WITH(lt::Hybrid(ma, everything, ZOSGD(o), [](auto fo) { return lt::Lomo(fo); }),
+                    Catch::Contains("nothing is left to FO"));
+}
+
+namespace {
+// The Net's loss written over any scalar (zeroth's dual numbers), from its float parameters and a tangent.
+template <class S>
+S generic_loss(Net& net, const std::vector<torch::Tensor>& tangent, std::span<const std::size_t> batch) {
+  auto at = [&](int p, std::int64_t i) {
+    const auto& t = lt::named_parameters(*net)[static_cast<std::size_t>(p)].second;
+    return S(t.view(-1)[i].item<double>(), tangent[static_cast<std::size_t>(p)].view(-1)[i].item<double>());
+  };
+  S total(0.0);
+  for (std::size_t n : batch) {
+    std::vector<S> h(16, S(0.0)), z(3, S(0.0));
+    for (std::int64_t j = 0; j < 16; ++j) {
+      h[j] = at(1, j);
+      for (std::int64_t i = 0; i < 8; ++i)
+        h[j] = h[j] + at(0, j * 8 + i) * S(net->x[static_cast<std::int64_t>(n)][i].item<double>(), 0.0);
+      h[j] = tanh(h[j]);
+    }
+    for (std::int64_t c = 0; c < 3; ++c) {
+      z[c] = at(3, c);
+      for (std::int64_t j = 0; j < 16; ++j) z[c] = z[c] + at(2, c * 16 + j) * h[j];
+    }
+    S sum(0.0);
+    for (const S& v : z) sum = sum + exp(v);
+    total = total + log(sum) - z[static_cast<std::size_t>(net->y[static_cast<std::int64_t>(n)].item<std::int64_t>())];
+  }
+  return total / S(double(batch.size()), 0.0);
+}
+}  // namespace
+
+TEST_CASE("torch: forward-AD JVPs match finite differences and zeroth's dual numbers", "[torch][jvp]") {
+  Net f32;
+  Net f64(torch::kDouble);
+  auto m32 = backend_of(f32), m64 = backend_of(f64);
+  torch::manual_seed(7);
+  std::vector<torch::Tensor> tangent;
+  for (const auto& p : m32.named_parameters()) tangent.push_back(torch::randn(p.second.sizes()));
+  const auto batch = range(0, 32);
+  const auto d32 = lt::jvp(m32.named_parameters(), tangent, [&] { return m32.loss_tensor(batch); });
+  const auto d64 = lt::jvp(m64.named_parameters(), tangent, [&] { return m64.loss_tensor(batch); });
+  CHECK(d32.loss == Approx(m32.loss(batch)).epsilon(1e-12));
+  // The tangents are gone afterwards: a plain forward pass again.
+  CHECK(!f32->fc1->weight._fw_grad(0).defined());
+  // Central differences in float64.
+  const double h = 1e-5;
+  auto shifted = [&](double s) {
+    torch::NoGradGuard g;
+    const auto ps = m64.named_parameters();
+    std::vector<torch::Tensor> keep;
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      keep.push_back(ps[i].second.clone());
+      ps[i].second.add_(tangent[i].to(torch::kDouble), s);
+    }
+    const double v = m64.loss(batch);
+    for (std::size_t i = 0; i < ps.size(); ++i) ps[i].second.copy_(keep[i]);
+    return v;
+  };
+  const double fd = (shifted(h) - shifted(-h)) / (2 * h);
+  const Dual<double> dual = generic_loss<Dual<double>>(f32, tangent, batch);
+  INFO("jvp float32 " << d32.jvp << ", float64 " << d64.jvp << ", finite differences " << fd << ", duals "
+                      << dual.d);
+  CHECK(d64.jvp == Approx(fd).epsilon(1e-7));
+  CHECK(d32.jvp == Approx(dual.d).epsilon(1e-5));
+  CHECK(dual.v == Approx(d32.loss).epsilon(1e-6));
+  // BackendWithJvp: the same through one pointer per block.
+  static_assert(BackendWithJvp<lt::ModuleBackend>);
+  std::vector<const float*> ptrs;
+  for (const auto& t : tangent) ptrs.push_back(t.data_ptr<float>());
+  CHECK(m32.jvp(batch, ptrs) == d32.jvp);
+  // ForwardGrad steps on the module lower the loss.
+  BufferStore store = make_store(m32);
+  ForwardGradSGD opt({.learning_rate = 0.05, .seed = 2});
+  auto run = opt.run(store);
+  const double before = m32.loss(range(0, 128));
+  for (int s = 0; s < 150; ++s) {
+    const auto b = range(static_cast<std::size_t>(s % 4) * 32, static_cast<std::size_t>(s % 4) * 32 + 32);
+    REQUIRE(!lt::forward_grad_step(run, m32.named_parameters(), [&] { return m32.loss_tensor(b); }).rolled_back);
+  }
+  INFO("ForwardGrad: loss " << before << " -> " << m32.loss(range(0, 128)));
+  CHECK(m32.loss(range(0, 128)) < before - 0.05);
+}
+
+TEST_CASE("torch: the FO baselines: FO-SGD is LOMO's update with all gradients held; FO-AdamW trains",
+          "[torch][backprop]") {
+  Net a, b, c;
+  auto ma = backend_of(a), mb = backend_of(b), mc = backend_of(c);
+  lt::FOSGD sgd(ma.trainable_parameters(), torch::optim::SGDOptions(0.1), /*clip_grad_norm=*/0.5);
+  lt::Lomo lomo(mb.trainable_parameters(), {.learning_rate = 0.1, .clip_grad_norm = 0.5});
+  lt::FOAdamW adamw(mc.trainable_parameters(), torch::optim::AdamWOptions(0.01));
+  const double before = mc.loss(range(0, 128));
+  for (int step = 0; step < 20; ++step) {
+    const auto batch = range(static_cast<std::size_t>(step % 4) * 32, static_cast<std::size_t>(step % 4) * 32 + 32);
+    const auto s1 = sgd.step([&] { return ma.loss_tensor(batch); });
+    const auto s2 = lomo.step([&] { return mb.loss_tensor(batch); });
+    REQUIRE(s1.ok());
+    REQUIRE(s2.ok());
+    CHECK(s1.grad_norm == Approx(s2.grad_norm).epsilon(1e-12));
+    REQUIRE(adamw.step([&] { return mc.loss_tensor(batch); }).ok());
+  }
+  CHECK(same_bits(ma.trainable_parameters(), mb.trainable_parameters()));
+  CHECK(mc.loss(range(0, 128)) < before - 0.05);
+  const auto kept = copies(mc.trainable_parameters());
+  CHECK(adamw.step([&] { return torch::sqrt((c->fc2->weight - c->fc2->weight.detach()).abs()).sum(); }).status ==
+        Status::non_finite_gradient);
+  CHECK(unchanged(mc.trainable_parameters(), kept));
 }

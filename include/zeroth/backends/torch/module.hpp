@@ -15,6 +15,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "zeroth/backends/torch/forward_grad.hpp"
 #include "zeroth/backends/torch/parameters.hpp"
 #include "zeroth/stores/block.hpp"
 
@@ -51,6 +52,17 @@ class ModuleBackend {
   double loss(std::span<const std::size_t> batch) {
     torch::NoGradGuard no_grad;
     return loss_(batch).item<double>();
+  }
+  /// The directional derivative of loss(batch) along `tangent` (float32, one pointer per block of parameters(), null
+  /// for none), by forward AD (zeroth::BackendWithJvp).
+  double jvp(std::span<const std::size_t> batch, std::span<const float* const> tangent) {
+    if (tangent.size() != params_.size())
+      throw std::invalid_argument("zeroth: jvp needs one tangent per block (" + std::to_string(params_.size()) + ")");
+    std::vector<torch::Tensor> t(params_.size());
+    for (std::size_t i = 0; i < t.size(); ++i)
+      if (tangent[i])
+        t[i] = torch::from_blob(const_cast<float*>(tangent[i]), params_[i].second.sizes(), torch::kFloat);
+    return libtorch::jvp(params_, t, [&] { return loss_(batch); }).jvp;
   }
   /// The loss of `batch` with its graph (grad mode as the caller has it).
   torch::Tensor loss_tensor(std::span<const std::size_t> batch) { return loss_(batch); }
