@@ -19,6 +19,9 @@
 #include <zeroth/tasks/sampling.hpp>
 #include <zeroth/zeroth.hpp>
 
+#ifdef ZEROTH_WITH_TORCH
+#include <zeroth/backends/torch.hpp>
+#endif
 #ifdef ZEROTH_WITH_MPI
 #include <zeroth/distributed/data_parallel.hpp>
 #include <zeroth/distributed/direction_parallel.hpp>
@@ -60,6 +63,9 @@ struct Args {
   std::string rounding = "nearest", prefix_file, lora_targets;
   std::string prefix_init = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
   std::string parallel;  ///< "", "data" or "directions" (MPI ranks)
+  std::string backend = "eigen";  ///< BERT: eigen (zeroth's forward) or torch (LibTorch)
+  std::string hybrid_zo = "^embeddings\\.|^encoder\\.layer\\.[0-2]\\.";  ///< --method hybrid: the ZO tensors
+  double clip_grad_norm = 0, lr_zo = 1e-4;
 #ifdef ZEROTH_WITH_MPI
   distributed::Communicator* comm = nullptr;  ///< the ranks of --parallel
 #endif
@@ -128,6 +134,9 @@ io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   s.set("bf16", a.bf16).set("rounding", a.rounding).set("collapse_steps", a.collapse_steps);
   s.set("collapse_tolerance", a.collapse_tolerance);
   if (a.batch_invariant) s.set("batch_invariant", true);  // other bits (absent from older runs' settings)
+  if (a.backend != "eigen") s.set("backend", a.backend);
+  if (a.method == "hybrid") s.set("hybrid_zo", a.hybrid_zo).set("lr_zo", a.lr_zo);
+  if (a.clip_grad_norm > 0) s.set("clip_grad_norm", a.clip_grad_norm);
   return s;
 }
 
@@ -162,19 +171,25 @@ struct Evaluator {
   double tolerance;          ///< --collapse-tolerance
   std::string equal_scores;  ///< set when the last evaluation found every class scored alike
 
-  void record(std::uint64_t step, double l, double acc, const std::string& detail) {
+  double eval_seconds = 0;    ///< spent in evaluations so far (this process)
+
+  void record(std::uint64_t step, double l, double acc, const std::string& detail, double train_seconds) {
     steps.push_back(static_cast<double>(step));
     loss.push_back(l);
     accuracy.push_back(acc);
-    io::append_jsonl(run.file("eval.jsonl"), nlohmann::json{{"step", step}, {"eval_loss", l}, {"eval_accuracy", acc}});
+    io::append_jsonl(run.file("eval.jsonl"), nlohmann::json{{"step", step}, {"eval_loss", l}, {"eval_accuracy", acc},
+                                                            {"train_seconds", train_seconds}});
     io::plot_training_curves(run.file("plot.png"), steps, loss, accuracy, run.settings().find("task")->c_str(),
                              zero_shot_accuracy);
     std::printf("step %llu: held-out loss %.4f, %s\n", static_cast<unsigned long long>(step), l, detail.c_str());
     std::fflush(stdout);
   }
-  auto evaluate_and_record(std::uint64_t step) {
+  // train_seconds: the training time so far in this process, evaluations excluded.
+  auto evaluate_and_record(std::uint64_t step, double train_seconds = 0) {
+    const auto t0 = std::chrono::steady_clock::now();
     auto ev = heldout.evaluate();
-    record(step, ev.loss, ev.accuracy, describe(ev));
+    eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    record(step, ev.loss, ev.accuracy, describe(ev), train_seconds);
     if constexpr (requires { heldout.classes(); })
       equal_scores = tasks::equal_scores_warning(ev.predictions, ev.loss, static_cast<int>(heldout.classes()),
                                                  tolerance);
@@ -194,7 +209,7 @@ struct Evaluator {
   void on_step(const StepInfo& s) {
     if (every && (s.step + 1) % every == 0) {
       std::fprintf(stderr, "\n");
-      evaluate_and_record(s.step + 1);
+      evaluate_and_record(s.step + 1, s.seconds - eval_seconds);
     }
   }
   // Reloads the evaluations of a resumed run from eval.jsonl (cut back to its checkpoint by RunFolder::resume).
@@ -262,6 +277,48 @@ int follow(Opt& opt, const Args& a, Trainer& trainer, BufferStore& store, Collap
 #endif
 }
 
+// The end of a run: the last evaluation, the model, summary.json, and what the user reads; returns the exit status.
+template <class Ev, class Save>
+int finish_run(io::RunFolder& run, const Args& a, const Result& r, Ev& ev, double before_loss, double before_acc,
+               double seconds, std::uint64_t done, const io::Settings& st, const char* metric, Save&& save_model) {
+  if (ev.steps.back() != static_cast<double>(done)) ev.evaluate_and_record(done, seconds - ev.eval_seconds);
+  save_model(run);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const double ms = r.steps ? 1000 * seconds / static_cast<double>(r.steps) : 0.0;
+  std::printf("after %llu steps: held-out loss %.4f -> %.4f, %s %.1f%% -> %.1f%%; %.1f ms/step, peak RSS %.1f MiB\n",
+              static_cast<unsigned long long>(done), before_loss, ev.loss.back(), metric, 100 * before_acc,
+              100 * ev.accuracy.back(), ms, static_cast<double>(ru.ru_maxrss) / 1024.0);
+  std::vector<std::string> warnings;
+  if (r.status == Status::collapsed) warnings.push_back("collapsed: " + r.message);
+  if (!ev.equal_scores.empty()) warnings.push_back("held-out after " + std::to_string(done) + " steps: " + ev.equal_scores);
+  for (const auto& w : warnings) std::fprintf(stderr, "zeroth-finetune: warning: %s\n", w.c_str());
+  nlohmann::ordered_json summary{{"status", r.ok() ? "ok" : to_string(r.status)}, {"message", r.message},
+                                 {"warnings", warnings},
+                                 {"steps", done}, {"seconds", seconds}, {"ms_per_step", ms},
+                                 {"before", {{"loss", before_loss}, {"accuracy", before_acc}}},
+                                 {"after", {{"loss", ev.loss.back()}, {"accuracy", ev.accuracy.back()}}},
+                                 {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
+                                 {"settings", st.json()}};
+#ifdef ZEROTH_WITH_MPI
+  if (a.comm) {  // what rank 0 sent, per step of this call (every rank sends about the same)
+    const double per = r.steps ? 1.0 / static_cast<double>(r.steps) : 0.0;
+    summary["parallel"] = {{"mode", a.parallel}, {"ranks", a.comm->size()},
+                           {"bytes_sent_per_step", static_cast<double>(a.comm->bytes_sent()) * per},
+                           {"collectives_per_step", static_cast<double>(a.comm->collectives()) * per}};
+  }
+#endif
+  run.write_summary(summary);
+  std::string files;
+  for (const char* f : {"summary.json", "eval.jsonl", "metrics.jsonl", "plot.png", "trajectory.bin", "checkpoint.bin"})
+    if (fs::exists(run.file(f))) files += std::string(files.empty() ? "" : ",") + f;
+  std::printf("wrote %s/{%s,...}\n", a.out.c_str(), files.c_str());
+  if (!r.ok() && r.status != Status::collapsed)  // a collapse was just said, as a warning
+    std::fprintf(stderr, "zeroth-finetune: %s: %s\n", to_string(r.status), r.message.c_str());
+  return r.ok() ? 0 : r.status == Status::collapsed ? 3 : 1;
+}
+
+
 template <class Opt, class Trainer, class Heldout, class Save>
 int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, BufferStore& store, const io::Settings& st,
              const char* metric, Save&& save_model) {
@@ -295,6 +352,7 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   ev.zero_shot_accuracy = before_acc;
   if (start > 0 && !run.has_evaluation(start) && a.eval_every && start % a.eval_every == 0)
     ev.evaluate_and_record(start);  // lost between the checkpoint and its evaluation
+  ev.eval_seconds = 0;  // train_seconds count from here
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
   Result r = minimize_with(opt, a, trainer, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),
@@ -302,40 +360,7 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
                           CollapseDetector(collapse));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (r.status != Status::non_finite_loss && r.status != Status::rank_failed) run.save_checkpoint(store, opt.state(), opt.preconditioner());
-  const std::uint64_t done = opt.state().step;
-  if (ev.steps.back() != static_cast<double>(done)) ev.evaluate_and_record(done);
-  save_model(run);
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  const double ms = r.steps ? 1000 * seconds / static_cast<double>(r.steps) : 0.0;
-  std::printf("after %llu steps: held-out loss %.4f -> %.4f, %s %.1f%% -> %.1f%%; %.1f ms/step, peak RSS %.1f MiB\n",
-              static_cast<unsigned long long>(done), before_loss, ev.loss.back(), metric, 100 * before_acc,
-              100 * ev.accuracy.back(), ms, static_cast<double>(ru.ru_maxrss) / 1024.0);
-  std::vector<std::string> warnings;
-  if (r.status == Status::collapsed) warnings.push_back("collapsed: " + r.message);
-  if (!ev.equal_scores.empty()) warnings.push_back("held-out after " + std::to_string(done) + " steps: " + ev.equal_scores);
-  for (const auto& w : warnings) std::fprintf(stderr, "zeroth-finetune: warning: %s\n", w.c_str());
-  nlohmann::ordered_json summary{{"status", r.ok() ? "ok" : to_string(r.status)}, {"message", r.message},
-                                 {"warnings", warnings},
-                                 {"steps", done}, {"seconds", seconds}, {"ms_per_step", ms},
-                                 {"before", {{"loss", before_loss}, {"accuracy", before_acc}}},
-                                 {"after", {{"loss", ev.loss.back()}, {"accuracy", ev.accuracy.back()}}},
-                                 {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
-                                 {"settings", st.json()}};
-#ifdef ZEROTH_WITH_MPI
-  if (a.comm) {  // what rank 0 sent, per step of this call (every rank sends about the same)
-    const double per = r.steps ? 1.0 / static_cast<double>(r.steps) : 0.0;
-    summary["parallel"] = {{"mode", a.parallel}, {"ranks", a.comm->size()},
-                           {"bytes_sent_per_step", static_cast<double>(a.comm->bytes_sent()) * per},
-                           {"collectives_per_step", static_cast<double>(a.comm->collectives()) * per}};
-  }
-#endif
-  run.write_summary(summary);
-  std::printf("wrote %s/{summary.json,eval.jsonl,metrics.jsonl,plot.png,trajectory.bin,checkpoint.bin,...}\n",
-              a.out.c_str());
-  if (!r.ok() && r.status != Status::collapsed)  // a collapse was just said, as a warning
-    std::fprintf(stderr, "zeroth-finetune: %s: %s\n", to_string(r.status), r.message.c_str());
-  return r.ok() ? 0 : r.status == Status::collapsed ? 3 : 1;
+  return finish_run(run, a, r, ev, before_loss, before_acc, seconds, opt.state().step, st, metric, save_model);
 }
 
 // Runs the chosen method over `store`.
@@ -457,6 +482,10 @@ int run_bert(const Args& a) {
   });
 }
 
+#ifdef ZEROTH_WITH_TORCH
+#include "finetune_torch.hpp"
+#endif
+
 int run_llama2c(const Args& a) {
   llama2c::Model model(llama2c::load_checkpoint(a.model, a.bf16 ? DType::bf16 : DType::f32));
   require_default("--tokenizer", a.tokenizer);
@@ -577,8 +606,19 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--eval", a.eval, "held-out file (default: the preset's; else a stratified 20% of --train)");
   app.add_option("--k", a.k, "training examples per class (0 = all); lm: texts")->capture_default_str()
       ->check(kWholeNumber);
-  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored, hizoo or fzoo")
-      ->capture_default_str()->check(CLI::IsMember({"zosgd", "sign", "momentum", "adam", "factored", "hizoo", "fzoo"}));
+  app.add_option("--method", a.method, "zosgd (MeZO), sign, momentum, adam, factored, hizoo or fzoo; with --backend "
+                                       "torch also the first-order lomo, adalomo, hybrid (ZO and LOMO), fo-sgd, fo-adamw")
+      ->capture_default_str()->check(CLI::IsMember({"zosgd", "sign", "momentum", "adam", "factored", "hizoo", "fzoo",
+                                                    "lomo", "adalomo", "hybrid", "fo-sgd", "fo-adamw"}));
+  app.add_option("--backend", a.backend, "BERT: eigen (zeroth's own forward) or torch (LibTorch: back-propagation too)")
+      ->capture_default_str()->check(CLI::IsMember({"eigen", "torch"}));
+  app.add_option("--hybrid-zo", a.hybrid_zo, "--method hybrid: a regular expression; the tensors whose names match "
+                                             "are trained by ZO-SGD, the rest by LOMO")->capture_default_str();
+  app.add_option("--lr-zo", a.lr_zo, "--method hybrid: the ZO part's learning rate (--lr is LOMO's)")
+      ->capture_default_str()->check(number_above(0, false));
+  app.add_option("--clip-grad-norm", a.clip_grad_norm, "first-order methods: clip the gradient's norm to this (0 = "
+                                                       "off; LOMO then takes two backward passes)")
+      ->capture_default_str()->check(number_above(0, true));
   app.add_option("--objective", a.objective, "ce (cross-entropy) or accuracy (1 - accuracy: non-differentiable)")
       ->capture_default_str()->check(CLI::IsMember({"ce", "accuracy"}));
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
@@ -651,6 +691,22 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
                                 (a.model.rfind("../shared", 0) == 0 ? " (the default paths are relative to the "
                                                                       "current folder: run from the repository root)"
                                                                     : ""));
+  const bool first_order = a.method == "lomo" || a.method == "adalomo" || a.method == "hybrid" ||
+                           a.method == "fo-sgd" || a.method == "fo-adamw";
+  if (a.backend == "torch" || first_order) {
+    if (!bert::is_model_folder(a.model))
+      throw std::invalid_argument("--backend torch" + std::string(first_order ? " (needed by --method " + a.method + ")" : "") +
+                                  " runs BERT model folders; --model '" + a.model + "' is not one");
+#ifdef ZEROTH_WITH_TORCH
+    if (first_order && a.backend != "torch")
+      throw std::invalid_argument("--method " + a.method + " back-propagates: add --backend torch");
+    return run_bert_torch(a);
+#else
+    throw std::invalid_argument(std::string(first_order ? "--method " + a.method : "--backend torch") +
+                                ": this zeroth-finetune was built without LibTorch (configure with "
+                                "-DZEROTH_WITH_TORCH=ON, with Debian's libtorch-dev installed)");
+#endif
+  }
   return bert::is_model_folder(a.model) ? run_bert(a) : run_llama2c(a);
 }
 

@@ -121,5 +121,20 @@ if ! grep -q '"status": "ok"' "$work/healthy/summary.json" || ! grep -q '"warnin
   echo "FAIL: a healthy run's summary.json"; fails=$((fails + 1))
 fi
 
+# --backend torch and the first-order methods: told where they do not apply; a short LOMO run writes its files.
+bert=(--model "$shared/models/all-MiniLM-L6-v2")
+expect 2 "runs BERT model folders" "${llama[@]}" --method lomo "${small[@]}" --out o
+if ! grep -q '^ZEROTH_WITH_TORCH:BOOL=ON' "$1/CMakeCache.txt"; then
+  expect 2 "this zeroth-finetune was built without LibTorch" "${bert[@]}" --method lomo "${small[@]}" --out o
+else
+  expect 2 "--method lomo back-propagates: add --backend torch" "${bert[@]}" --method lomo "${small[@]}" --out o
+  expect 2 "--objective accuracy has no gradient" "${bert[@]}" "${data[@]}" --backend torch --method adalomo --objective accuracy "${small[@]}" --out "$work/acc"
+  expect 2 "--resume: --method fo-adamw keeps no checkpoint" "${bert[@]}" "${data[@]}" --backend torch --method fo-adamw --resume "${small[@]}" --out "$work/acc"
+  expect 0 'done (reached max_steps = 2)' "${bert[@]}" "${data[@]}" --backend torch --method lomo --lr 1e-5 "${small[@]}" --steps 2 --out "$work/lomo"
+  if ! grep -q '"status": "ok"' "$work/lomo/summary.json" || [ ! -f "$work/lomo/model/model.safetensors" ]; then
+    echo "FAIL: a LOMO run's summary.json or model folder"; fails=$((fails + 1))
+  fi
+fi
+
 echo "$((n - fails)) passed, $fails failed"
 [ "$fails" = 0 ]

@@ -2,6 +2,7 @@
 // A BERT encoder written in torch::nn, its modules named as Hugging Face's BertModel ("encoder.layer.0.attention.
 // self.query.weight", ...), its weights read by zeroth's safetensors loader: the same model as the Eigen backend
 // (zeroth/backends/bert), on which every first-order method can back-propagate.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -205,6 +206,29 @@ inline BertEncoder load_bert(const std::filesystem::path& folder, torch::ScalarT
   enc->load(eigen.weights());
   if (dtype != torch::kFloat) enc->to(dtype);
   return enc;
+}
+
+/// The encoder's tensors as bert::Weights (float32 copies, under the same names), e.g. to save as a model folder.
+inline bert::Weights to_weights(BertEncoder& encoder) {
+  bool pooler = false;
+  for (const auto& p : encoder->named_parameters(true)) pooler = pooler || p.key().rfind("pooler.", 0) == 0;
+  bert::Weights w = bert::Weights::zeros(encoder->config, pooler);
+  auto params = encoder->named_parameters(true);
+  torch::NoGradGuard no_grad;
+  for (auto& t : w.tensors) {
+    const torch::Tensor* p = params.find(t.name);
+    if (!p) throw std::invalid_argument("zeroth: the torch BERT encoder has no parameter '" + t.name + "'");
+    const torch::Tensor f = p->to(torch::kFloat).contiguous();
+    std::copy(f.data_ptr<float>(), f.data_ptr<float>() + f.numel(), t.f32.begin());
+  }
+  return w;
+}
+
+/// Writes `encoder` (float32) to `out` as a Hugging Face model folder beside `source`'s other files, atomically
+/// (bert::save_model_folder).
+inline void save_model_folder(BertEncoder& encoder, const std::filesystem::path& source,
+                              const std::filesystem::path& out) {
+  bert::save_model_folder(bert::Encoder(to_weights(encoder), encoder->pooling), source, out);
 }
 
 }  // namespace zeroth::libtorch

@@ -44,6 +44,15 @@ class SentenceClassifier {
     for (auto& [name, t] : params_) t.requires_grad_(select_.is_trainable(name) && trainable_by_default(name));
   }
 
+  /// Uses the head of `other` (a training classifier's, for its held-out twin over the same encoder).
+  void share_head(const SentenceClassifier& other) {
+    if (head_.defined() != other.head_.defined() || (head_.defined() && head_.sizes() != other.head_.sizes()))
+      throw std::invalid_argument("zeroth: share_head needs a classifier of the same form");
+    head_ = other.head_;
+    for (auto& [name, t] : params_)
+      if (name == "head.weight" || name == "pair_head.weight") t = head_;
+  }
+
   /// Logits [B, classes], float32, with a graph when grad mode is on.
   torch::Tensor logits(std::span<const std::size_t> batch) {
     std::vector<bert::Sequence> seqs;
