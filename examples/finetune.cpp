@@ -171,25 +171,23 @@ struct Evaluator {
   double tolerance;          ///< --collapse-tolerance
   std::string equal_scores;  ///< set when the last evaluation found every class scored alike
 
-  double eval_seconds = 0;    ///< spent in evaluations so far (this process)
+  double eval_seconds = 0;    ///< spent in held-out evaluations since it was last reset
 
-  void record(std::uint64_t step, double l, double acc, const std::string& detail, double train_seconds) {
+  void record(std::uint64_t step, double l, double acc, const std::string& detail) {
     steps.push_back(static_cast<double>(step));
     loss.push_back(l);
     accuracy.push_back(acc);
-    io::append_jsonl(run.file("eval.jsonl"), nlohmann::json{{"step", step}, {"eval_loss", l}, {"eval_accuracy", acc},
-                                                            {"train_seconds", train_seconds}});
+    io::append_jsonl(run.file("eval.jsonl"), nlohmann::json{{"step", step}, {"eval_loss", l}, {"eval_accuracy", acc}});
     io::plot_training_curves(run.file("plot.png"), steps, loss, accuracy, run.settings().find("task")->c_str(),
                              zero_shot_accuracy);
     std::printf("step %llu: held-out loss %.4f, %s\n", static_cast<unsigned long long>(step), l, detail.c_str());
     std::fflush(stdout);
   }
-  // train_seconds: the training time so far in this process, evaluations excluded.
-  auto evaluate_and_record(std::uint64_t step, double train_seconds = 0) {
+  auto evaluate_and_record(std::uint64_t step) {
     const auto t0 = std::chrono::steady_clock::now();
     auto ev = heldout.evaluate();
     eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    record(step, ev.loss, ev.accuracy, describe(ev), train_seconds);
+    record(step, ev.loss, ev.accuracy, describe(ev));
     if constexpr (requires { heldout.classes(); })
       equal_scores = tasks::equal_scores_warning(ev.predictions, ev.loss, static_cast<int>(heldout.classes()),
                                                  tolerance);
@@ -209,7 +207,7 @@ struct Evaluator {
   void on_step(const StepInfo& s) {
     if (every && (s.step + 1) % every == 0) {
       std::fprintf(stderr, "\n");
-      evaluate_and_record(s.step + 1, s.seconds - eval_seconds);
+      evaluate_and_record(s.step + 1);
     }
   }
   // Reloads the evaluations of a resumed run from eval.jsonl (cut back to its checkpoint by RunFolder::resume).
@@ -281,7 +279,8 @@ int follow(Opt& opt, const Args& a, Trainer& trainer, BufferStore& store, Collap
 template <class Ev, class Save>
 int finish_run(io::RunFolder& run, const Args& a, const Result& r, Ev& ev, double before_loss, double before_acc,
                double seconds, std::uint64_t done, const io::Settings& st, const char* metric, Save&& save_model) {
-  if (ev.steps.back() != static_cast<double>(done)) ev.evaluate_and_record(done, seconds - ev.eval_seconds);
+  const double train_ms = r.steps ? 1000 * (seconds - ev.eval_seconds) / static_cast<double>(r.steps) : 0.0;
+  if (ev.steps.back() != static_cast<double>(done)) ev.evaluate_and_record(done);
   save_model(run);
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -296,6 +295,7 @@ int finish_run(io::RunFolder& run, const Args& a, const Result& r, Ev& ev, doubl
   nlohmann::ordered_json summary{{"status", r.ok() ? "ok" : to_string(r.status)}, {"message", r.message},
                                  {"warnings", warnings},
                                  {"steps", done}, {"seconds", seconds}, {"ms_per_step", ms},
+                                 {"train_ms_per_step", train_ms},
                                  {"before", {{"loss", before_loss}, {"accuracy", before_acc}}},
                                  {"after", {{"loss", ev.loss.back()}, {"accuracy", ev.accuracy.back()}}},
                                  {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
@@ -352,7 +352,7 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   ev.zero_shot_accuracy = before_acc;
   if (start > 0 && !run.has_evaluation(start) && a.eval_every && start % a.eval_every == 0)
     ev.evaluate_and_record(start);  // lost between the checkpoint and its evaluation
-  ev.eval_seconds = 0;  // train_seconds count from here
+  ev.eval_seconds = 0;  // summary.json's train_ms_per_step leaves out the evaluations from here on
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
   Result r = minimize_with(opt, a, trainer, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),

@@ -48,6 +48,14 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
+// k examples per class of SST-2's training file (seed 5).
+std::vector<tasks::Item> sst2_items(std::size_t k) {
+  return tasks::sample_k_shot(tasks::load(tasks::preset("sst2", tasks::ModelKind::encoder),
+                                          fs::path(ZEROTH_SHARED_DIR) / "data/sst2/train.tsv"),
+                              2, k, 5)
+      .items;
+}
+
 std::vector<std::size_t> range(std::size_t a, std::size_t b) {
   std::vector<std::size_t> v(b - a);
   std::iota(v.begin(), v.end(), a);
@@ -294,10 +302,7 @@ TEST_CASE("torch: the torch::nn BERT encoder gives the Eigen encoder's embedding
   bert::Encoder eigen = bert::load_encoder(kModel);
   lt::BertEncoder torch_enc = lt::load_bert(kModel);
   const auto tokenizer = tokenizers::BertTokenizer::from_folder(kModel);
-  const auto items = tasks::sample_k_shot(tasks::load(tasks::preset("sst2", tasks::ModelKind::encoder),
-                                                      fs::path(ZEROTH_SHARED_DIR) / "data/sst2/train.tsv"),
-                                          2, 8, 5)
-                         .items;
+  const auto items = sst2_items(8);
   bert::SentenceClassifier a(eigen, tokenizer, items);
   lt::SentenceClassifier b(torch_enc, tokenizer, items);
   const auto all = range(0, items.size());
@@ -519,4 +524,42 @@ TEST_CASE("torch: the FO baselines: FO-SGD is LOMO's update with all gradients h
   CHECK(adamw.step([&] { return torch::sqrt((c->fc2->weight - c->fc2->weight.detach()).abs()).sum(); }).status ==
         Status::non_finite_gradient);
   CHECK(unchanged(mc.trainable_parameters(), kept));
+}
+
+TEST_CASE("torch: forward AD through the real encoder agrees with finite differences", "[torch][jvp][bert]") {
+  lt::BertEncoder enc = lt::load_bert(kModel);
+  const auto tokenizer = tokenizers::BertTokenizer::from_folder(kModel);
+  const auto items = sst2_items(4);
+  lt::SentenceClassifier clf(enc, tokenizer, items);
+  const auto batch = range(0, items.size());
+  // A tangent on the last layer's tensors (embeddings, attention, GELU, LayerNorm and the pooling all carry it).
+  torch::manual_seed(3);
+  const auto& params = clf.named_parameters();
+  std::vector<torch::Tensor> tangent(params.size());
+  std::size_t on = 0;
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (params[i].first.rfind("encoder.layer.5.", 0) == 0 || params[i].first.rfind("embeddings.LayerNorm", 0) == 0) {
+      tangent[i] = torch::randn(params[i].second.sizes()) * 1e-2;
+      ++on;
+    }
+  REQUIRE(on == 18);
+  const auto d = lt::jvp(params, tangent, [&] { return clf.loss_tensor(batch); });
+  auto shifted = [&](double s) {
+    torch::NoGradGuard g;
+    std::vector<torch::Tensor> keep(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (tangent[i].defined()) {
+        keep[i] = params[i].second.clone();
+        params[i].second.add_(tangent[i], s);
+      }
+    const double v = clf.loss(batch);
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (tangent[i].defined()) params[i].second.copy_(keep[i]);
+    return v;
+  };
+  const double fd = (shifted(0.05) - shifted(-0.05)) / 0.1, fd2 = (shifted(0.2) - shifted(-0.2)) / 0.4;
+  INFO("loss " << d.loss << ", jvp " << d.jvp << ", central differences " << fd << " (h 0.05), " << fd2 << " (h 0.2)");
+  CHECK(d.loss == Approx(clf.loss(batch)).epsilon(1e-6));
+  CHECK(d.jvp == Approx(fd).epsilon(5e-3));
+  CHECK(std::abs(d.jvp) > 1e-4);
 }

@@ -81,8 +81,10 @@ class JsonlLogger {
     std::string row;
     detail::append_format(row, "{\"step\":%llu,\"loss\":%s,\"lr\":%.9g,\"eps\":%.9g,\"g\":[",
                           static_cast<unsigned long long>(s.step + 1), number(s.loss).c_str(), s.learning_rate, s.epsilon);
-    for (std::size_t k = 0; k < s.projected_gradient.size(); ++k)
-      row += (k ? "," : "") + number(s.projected_gradient[k]);
+    for (std::size_t k = 0; k < s.projected_gradient.size(); ++k) {
+      if (k) row += ',';
+      row += number(s.projected_gradient[k]);
+    }
     detail::append_format(row, "],\"evaluations\":%llu,\"seconds\":%.6f,\"vanished\":%zu,\"rolled_back\":%s}\n",
                           static_cast<unsigned long long>(s.evaluations), s.seconds, s.vanished,
                           s.rolled_back ? "true" : "false");
