@@ -68,6 +68,7 @@ def run(exe, out, name, batch, seed, a):
     print("  %-24s batch %3d seed %d: %.0f s, acc %.3f" % (name, batch, seed, time.time() - t,
                                                         summary["after"]["accuracy"]), flush=True)
     return {"name": name, "batch": batch, "seed": seed, "rss": summary["peak_rss_mib"], "evals": evals,
+            "train_ms": summary.get("train_ms_per_step"),
             "train_seconds": evals[-1]["train_seconds"], "after": summary["after"]["accuracy"],
             "before": summary["before"]["accuracy"]}
 
@@ -134,7 +135,7 @@ def main():
             print("|---|---|---|---|---|---|---|---|")
         for name in names:
             rs = [r for r in group if r["name"] == name]
-            ms = [1000 * r["train_seconds"] / a.steps for r in rs]
+            ms = [r.get("train_ms") or 1000 * r["train_seconds"] / r["evals"][-1]["step"] for r in rs]
             timed = []
             for r in rs:
                 within = [e for e in r["evals"] if e["train_seconds"] <= budget + 1e-9]

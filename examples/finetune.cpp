@@ -66,6 +66,7 @@ struct Args {
   std::string backend = "eigen";  ///< BERT: eigen (zeroth's forward) or torch (LibTorch)
   std::string hybrid_zo = "^embeddings\\.|^encoder\\.layer\\.[0-2]\\.";  ///< --method hybrid: the ZO tensors
   double clip_grad_norm = 0, lr_zo = 1e-4;
+  bool check_finite = false;  ///< lomo, adalomo, hybrid: a checking backward pass before any update
 #ifdef ZEROTH_WITH_MPI
   distributed::Communicator* comm = nullptr;  ///< the ranks of --parallel
 #endif
@@ -137,6 +138,7 @@ io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   if (a.backend != "eigen") s.set("backend", a.backend);
   if (a.method == "hybrid") s.set("hybrid_zo", a.hybrid_zo).set("lr_zo", a.lr_zo);
   if (a.clip_grad_norm > 0) s.set("clip_grad_norm", a.clip_grad_norm);
+  if (a.check_finite) s.set("check_finite", true);
   return s;
 }
 
@@ -335,11 +337,12 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   if (a.comm) a.comm->max(static_cast<std::int64_t>(start));  // the other ranks load the same checkpoint
 #endif
   Evaluator<Heldout> ev{heldout, run, a.eval_every, metric, {}, {}, {}, 0, a.collapse_tolerance, {}};
-  if (start > 0) {
-    ev.reload();
+  // A resumed run keeps the evaluations its checkpoint covers; one killed before its first checkpoint keeps its
+  // step-0 evaluation (RunFolder::resume cut eval.jsonl there), which is then not repeated.
+  if (a.resume) ev.reload();
+  if (start > 0)
     std::printf("resuming at step %llu (checkpoint of run %s)\n", static_cast<unsigned long long>(start),
                 run.run_id().c_str());
-  }
   double before_loss = 0, before_acc = 0;
   if (ev.steps.empty() || ev.steps.front() != 0) {
     const auto b = ev.evaluate_and_record(0);
@@ -616,6 +619,9 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
                                              "are trained by ZO-SGD, the rest by LOMO")->capture_default_str();
   app.add_option("--lr-zo", a.lr_zo, "--method hybrid: the ZO part's learning rate (--lr is LOMO's)")
       ->capture_default_str()->check(number_above(0, false));
+  app.add_flag("--check-finite", a.check_finite, "lomo, adalomo, hybrid: a first backward pass checks every "
+                                                 "gradient, so that a NaN or infinity moves nothing (without it, "
+                                                 "the tensors updated before it stay updated)");
   app.add_option("--clip-grad-norm", a.clip_grad_norm, "first-order methods: clip the gradient's norm to this (0 = "
                                                        "off; LOMO then takes two backward passes)")
       ->capture_default_str()->check(number_above(0, true));
@@ -624,7 +630,8 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
   app.add_option("--lr", a.lr, "learning rate")->capture_default_str()->check(number_above(0, false));
   app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str()->check(number_above(0, false));
-  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt)")->capture_default_str()
+  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt; with lomo, fo-sgd, "
+                                                         "fo-adamw and hybrid's LOMO part every tensor decays)")->capture_default_str()
       ->check(number_above(0, true));
   app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--directions", a.directions, "directions q per step")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -640,7 +647,8 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--freeze", a.freeze, "freeze tensors whose name contains one of these (comma-separated), e.g. "
                                        "word_embeddings: a lookup table's rows outside a batch only gather noise");
   app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str()->check(kWholeNumber);
-  app.add_option("--threads", a.threads, "OpenMP threads of the sweeps (0 = all); results do not depend on it")
+  app.add_option("--threads", a.threads, "OpenMP threads of the sweeps (0 = all); results do not depend on "
+                                         "it (--backend eigen; with --backend torch, LibTorch's threads too)")
       ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--eval-every", a.eval_every, "steps between held-out evaluations (0 = before/after only)")
       ->capture_default_str()->check(kWholeNumber);
@@ -670,7 +678,8 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--prefix-init", a.prefix_init, "text whose first P tokens initialise the prefix")->needs(prefix);
   app.add_option("--prefix-file", a.prefix_file, "llama2.c prefix tuning from a saved prefix.bin")
       ->excludes(lora)->excludes(prefix)->check(CLI::ExistingFile);
-  app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (the saved model is float32)");
+  app.add_flag("--bf16", a.bf16, "hold the weight matrices in bfloat16 (--backend torch: every "
+                                              "tensor; the saved model is float32)");
   app.add_option("--rounding", a.rounding, "storing bfloat16 updates: nearest or stochastic")
       ->capture_default_str()->check(CLI::IsMember({"nearest", "stochastic"}));
   app.add_option("--parallel", a.parallel, "run on MPI ranks (mpirun -np N zeroth-finetune ...): data (each batch "

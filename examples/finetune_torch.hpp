@@ -18,8 +18,9 @@ libtorch::ParameterSelection selection_of(const Args& a) {
     return out;
   };
   libtorch::ParameterSelection s;
-  if (a.tune == "head") s.trainable = {"^head\\.weight$"};
+  if (a.tune == "head") s.trainable = {"^(pair_)?head\\.weight$"};
   if (!a.train_only.empty()) {
+    if (a.tune == "head") throw std::invalid_argument("--train-only and --tune head: choose one (--backend torch)");
     s.trainable.clear();
     for (const auto& f : split_list(a.train_only)) s.trainable.push_back(escaped(f));
   }
@@ -87,6 +88,11 @@ int run_first_order(const std::function<libtorch::FirstOrderStep(std::span<const
 int run_bert_torch(const Args& a) {
   if (a.lora_rank > 0) throw std::invalid_argument("--lora-rank is for --backend eigen");
   if (a.tune == "all+head") throw std::invalid_argument("--tune all+head is for --backend eigen");
+  if (a.method == "adalomo" && a.clip_grad_norm > 0)
+    throw std::invalid_argument("--clip-grad-norm is for lomo, fo-sgd, fo-adamw and hybrid (AdaLomo normalises its "
+                                "updates instead)");
+  if (a.check_finite && a.method != "lomo" && a.method != "adalomo" && a.method != "hybrid")
+    throw std::invalid_argument("--check-finite is for lomo, adalomo and hybrid (the others always check)");
   const auto spec = task_spec(a, tasks::ModelKind::encoder);
   auto [train, heldout] = load_items(a, spec);
   if (a.threads > 0) torch::set_num_threads(a.threads);
@@ -109,12 +115,14 @@ int run_bert_torch(const Args& a) {
   auto closure = [&](std::span<const std::size_t> batch) { return [&trainer, batch] { return trainer.loss_tensor(batch); }; };
   const auto fo = trainer.trainable_parameters();
   if (a.method == "lomo") {
-    libtorch::Lomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay, .clip_grad_norm = a.clip_grad_norm});
+    libtorch::Lomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay, .clip_grad_norm = a.clip_grad_norm,
+                             .check_finite = a.check_finite});
     return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
                            store.dimension(), st, save);
   }
   if (a.method == "adalomo") {
-    libtorch::AdaLomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay}, select);
+    libtorch::AdaLomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay, .check_finite = a.check_finite},
+                           select);
     return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
                            store.dimension(), st, save);
   }
@@ -131,11 +139,16 @@ int run_bert_torch(const Args& a) {
   // hybrid: --hybrid-zo's tensors by ZO-SGD (--lr-zo, --eps), the rest by LOMO (--lr).
   libtorch::ParameterSelection zo;
   zo.trainable = {a.hybrid_zo};
+  try {
+    zo.is_trainable("");
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("--hybrid-zo '" + a.hybrid_zo + "': " + e.what());
+  }
   const Options zo_options{.learning_rate = a.lr_zo, .epsilon = a.eps, .weight_decay = a.weight_decay,
                            .max_steps = a.steps, .seed = a.seed, .threads = a.threads, .evaluate_final = false};
   libtorch::Hybrid hybrid(trainer, zo, ZOSGD(zo_options), [&](auto tensors) {
     return libtorch::Lomo(tensors, {.learning_rate = a.lr, .weight_decay = a.weight_decay,
-                                    .clip_grad_norm = a.clip_grad_norm});
+                                    .clip_grad_norm = a.clip_grad_norm, .check_finite = a.check_finite});
   });
   std::size_t fo_size = 0;
   for (const auto& [name, t] : hybrid.fo_parameters()) fo_size += static_cast<std::size_t>(t.numel());
@@ -143,10 +156,7 @@ int run_bert_torch(const Args& a) {
               a.hybrid_zo.c_str(), fo_size);
   return run_first_order(
       [&](auto batch) {
-        const libtorch::HybridStep s = hybrid.step(batch);
-        libtorch::FirstOrderStep out = s.fo;
-        if (s.zo && s.zo->rolled_back) out.status = Status::non_finite_loss;
-        return out;
+        return hybrid.step(batch).fo;  // a rolled-back ZO part: non_finite_loss, nothing moved
       },
       a, trainer, evaluator, store.dimension(), st, save);
 }

@@ -329,6 +329,7 @@ TEST_CASE("torch: the torch::nn BERT encoder gives the Eigen encoder's embedding
     CHECK(pb[i].name == pa[i].name);
     CHECK(pb[i].size == pa[i].size);
     CHECK(pb[i].flags.trainable == pa[i].flags.trainable);
+    CHECK(pb[i].flags.decay == pa[i].flags.decay);
   }
 }
 
@@ -368,12 +369,12 @@ TEST_CASE("torch: a TorchScript file is a backend over its own tensors", "[torch
 TEST_CASE("torch: hybrid ZO/FO splits the step: ZO tensors get no gradient, FO tensors are never perturbed",
           "[torch][hybrid]") {
   Net a, b;
-  bool perturbed_fo = false;
+  bool perturbed_fo = false, poison = false;
   torch::Tensor fo_at_start;
   lt::ModuleBackend ma(a.ptr(), [&, a](std::span<const std::size_t> batch) mutable {
     if (!torch::GradMode::is_enabled() && fo_at_start.defined())  // a ZO evaluation
       perturbed_fo = perturbed_fo || !torch::equal(a->fc2->weight, fo_at_start);
-    return a->loss(batch);
+    return poison ? a->loss(batch) * std::numeric_limits<double>::quiet_NaN() : a->loss(batch);
   });
   lt::ParameterSelection zo;
   zo.trainable = {"^fc1\\."};
@@ -412,6 +413,14 @@ TEST_CASE("torch: hybrid ZO/FO splits the step: ZO tensors get no gradient, FO t
   }
   CHECK(!perturbed_fo);
   CHECK(same_bits(lt::named_parameters(*a), lt::named_parameters(*b)));
+  // A non-finite loss in the ZO part: the step is rolled back and the FO part not taken.
+  const auto kept = copies(lt::named_parameters(*a));
+  poison = true;
+  const auto bad = hybrid.step(range(0, 32));
+  poison = false;
+  CHECK(!bad.ok());
+  CHECK(bad.fo.status == Status::non_finite_loss);
+  CHECK(unchanged(lt::named_parameters(*a), kept));
   const double after = ma.loss(range(0, 128));
   INFO("loss " << before << " -> " << after);
   CHECK(after < before - 0.05);

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/torch.h>
@@ -45,6 +48,7 @@ class AdaLomo {
     check_fo_option(std::isfinite(o_.loss_scale) && o_.loss_scale > 0, "AdaLomoOptions::loss_scale",
                     "finite and > 0", o_.loss_scale);
     for (const auto& [name, t] : parameters) {
+      if (!t.is_contiguous()) throw std::invalid_argument("zeroth: AdaLomo: parameter '" + name + "' is not contiguous");
       State s;
       const bool matrix = t.dim() >= 2 && t.size(-1) > 0;
       const auto cols = static_cast<std::size_t>(matrix ? t.size(-1) : t.numel());
@@ -76,17 +80,25 @@ class AdaLomo {
     ++t_;
     const double beta = 1.0 - std::pow(static_cast<double>(t_), -o_.decay);
     fused_.run(scaled, [&](std::size_t i, const torch::Tensor& grad) {
-      torch::Tensor g = grad.to(torch::kFloat).contiguous();
-      if (o_.loss_scale != 1) g = g * (1 / o_.loss_scale);
       torch::Tensor p = fused_.parameters()[i].second.data();
-      torch::Tensor x = p.scalar_type() == torch::kFloat ? p : p.to(torch::kFloat);
       State& st = state_[i];
-      const auto n = static_cast<std::size_t>(x.numel());
-      zeroth::detail::factored::dense_update(std::span<float>(st.r), std::span<float>(st.c),
-                                             std::span<float>(x.data_ptr<float>(), n),
-                                             std::span<const float>(g.data_ptr<float>(), n), beta, o_.learning_rate,
-                                             o_.weight_decay, st.decay, o_.eps1, o_.eps2);
-      if (!x.is_same(p)) p.copy_(x);
+      const auto n = static_cast<std::size_t>(p.numel());
+      auto apply = [&](auto zero) {  // float32 arithmetic in, float64 for float64 tensors (as Factored's blocks)
+        using T = decltype(zero);
+        const auto type = std::is_same_v<T, double> ? torch::kDouble : torch::kFloat;
+        torch::Tensor g = grad.to(type).contiguous();
+        if (o_.loss_scale != 1) g = g * (1 / o_.loss_scale);
+        torch::Tensor x = p.scalar_type() == type ? p : p.to(type);
+        zeroth::detail::factored::dense_update(std::span<float>(st.r), std::span<float>(st.c),
+                                               std::span<T>(x.data_ptr<T>(), n),
+                                               std::span<const T>(g.data_ptr<T>(), n), beta, o_.learning_rate,
+                                               o_.weight_decay, st.decay, o_.eps1, o_.eps2);
+        if (!x.is_same(p)) p.copy_(x);
+      };
+      if (p.scalar_type() == torch::kDouble)
+        apply(0.0);
+      else
+        apply(0.0f);
     });
     return s;
   }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -127,8 +128,9 @@ struct BertEncoderImpl : torch::nn::Module {
     }
   }
 
-  /// Pads `seqs` (checked against the model as the Eigen encoder checks them).
+  /// Pads `seqs`, first checked against the model as the Eigen encoder checks them (bert::validate_sequences).
   PaddedBatch pad(std::span<const bert::Sequence> seqs) const {
+    bert::validate_sequences(config, seqs);
     std::size_t T = 0;
     for (const auto& s : seqs) T = std::max(T, s.ids.size());
     const auto B = static_cast<std::int64_t>(seqs.size());
@@ -162,7 +164,6 @@ struct BertEncoderImpl : torch::nn::Module {
 
   /// Sentence embeddings [B, H]: mean over the tokens (or the first), then L2-normalised when pooling.normalize.
   torch::Tensor embed(std::span<const bert::Sequence> seqs) {
-    bert::validate_sequences(config, seqs);
     const PaddedBatch in = pad(seqs);
     const torch::Tensor h = forward(in);
     torch::Tensor e;

@@ -15,7 +15,8 @@ namespace zeroth::libtorch {
 /// Hooks on the parameters' gradient accumulators (registered once; removed with the object). A hook fires when
 /// parameter i's gradient is about to be stored: the previous parameter's gradient is complete by then (the CPU
 /// autograd engine runs one node at a time), so it is visited and released; the last one after the pass. A parameter
-/// that appears twice in the graph (tied weights) would be visited with half its gradient: do not train one.
+/// used several times in the graph has one accumulator: it is visited once, with the summed gradient, after every
+/// use has back-propagated into it.
 class FusedBackward {
  public:
   /// visit(i, gradient): parameter i's complete gradient, dense, in the parameter's dtype.

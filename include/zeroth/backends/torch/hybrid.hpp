@@ -41,6 +41,10 @@ class Hybrid {
   Hybrid(Model& model, const ParameterSelection& zo, Opt optimizer, MakeFO&& make_fo)
       : model_(model), opt_(std::move(optimizer)), fo_(make_fo(split(zo))) {}
 
+  Hybrid(const Hybrid&) = delete;  // run_ refers to opt_ and store_
+  Hybrid& operator=(const Hybrid&) = delete;
+
+  /// One step; when the ZO part rolls back (a non-finite loss) the FO part is not taken.
   HybridStep step(std::span<const std::size_t> batch) {
     HybridStep s;
     if (store_.dimension() > 0) {
@@ -52,6 +56,11 @@ class Hybrid {
       }
       s.zo = info;
       opt_.state() = run_->state();
+      if (info->rolled_back) {  // the ZO part met a non-finite loss: nothing moves this step
+        s.fo.status = Status::non_finite_loss;
+        s.fo.loss = info->loss;
+        return s;
+      }
     }
     s.fo = fo_.step([&] { return model_.loss_tensor(batch); });
     return s;

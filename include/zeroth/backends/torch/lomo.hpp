@@ -20,7 +20,9 @@
 
 namespace zeroth::libtorch {
 
-/// What one first-order step did. A non-finite loss or gradient moves nothing and says so in `status`.
+/// What one first-order step did. A non-finite loss moves nothing and says so in `status`; so does a non-finite
+/// gradient where a checking pass ran first (Backprop always; Lomo and AdaLomo with check_finite, clipping or loss
+/// scaling: in one pass, the tensors updated before the bad gradient stay updated).
 struct FirstOrderStep {
   double loss = 0;                 ///< the step's loss, unscaled
   Status status = Status::running;  ///< running, non_finite_loss or non_finite_gradient

@@ -131,7 +131,10 @@ class SentenceClassifier {
   /// Blocks over every parameter (the encoder's, then the head's), trainable as selected.
   std::vector<Block> parameters() const {
     std::vector<Block> out = blocks_of(params_, select_);
-    for (auto& b : out) b.flags.trainable = b.flags.trainable && trainable_by_default(b.name);
+    for (auto& b : out) {
+      b.flags.trainable = b.flags.trainable && trainable_by_default(b.name);
+      if (b.name == "head.weight" || b.name == "pair_head.weight") b.flags.decay = false;  // as the Eigen heads
+    }
     return out;
   }
   /// The trainable parameters, in module order (for LOMO, AdaLomo and the FO baselines).
