@@ -630,8 +630,7 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--steps", a.steps, "optimizer steps")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
   app.add_option("--lr", a.lr, "learning rate")->capture_default_str()->check(number_above(0, false));
   app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str()->check(number_above(0, false));
-  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt; with lomo, fo-sgd, "
-                                                         "fo-adamw and hybrid's LOMO part every tensor decays)")->capture_default_str()
+  app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt)")->capture_default_str()
       ->check(number_above(0, true));
   app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--directions", a.directions, "directions q per step")->capture_default_str()->check(CLI::Range(1, 1024));

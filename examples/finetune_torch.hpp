@@ -116,7 +116,8 @@ int run_bert_torch(const Args& a) {
   const auto fo = trainer.trainable_parameters();
   if (a.method == "lomo") {
     libtorch::Lomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay, .clip_grad_norm = a.clip_grad_norm,
-                             .check_finite = a.check_finite});
+                             .check_finite = a.check_finite},
+                       select);
     return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
                            store.dimension(), st, save);
   }
@@ -127,16 +128,18 @@ int run_bert_torch(const Args& a) {
                            store.dimension(), st, save);
   }
   if (a.method == "fo-sgd") {
-    libtorch::FOSGD rule(fo, torch::optim::SGDOptions(a.lr).weight_decay(a.weight_decay), a.clip_grad_norm);
+    libtorch::FOSGD rule(fo, torch::optim::SGDOptions(a.lr).weight_decay(a.weight_decay), a.clip_grad_norm,
+                         select);
     return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
                            store.dimension(), st, save);
   }
   if (a.method == "fo-adamw") {
-    libtorch::FOAdamW rule(fo, torch::optim::AdamWOptions(a.lr).weight_decay(a.weight_decay), a.clip_grad_norm);
+    libtorch::FOAdamW rule(fo, torch::optim::AdamWOptions(a.lr).weight_decay(a.weight_decay), a.clip_grad_norm,
+                         select);
     return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
                            store.dimension(), st, save);
   }
-  // hybrid: --hybrid-zo's tensors by ZO-SGD (--lr-zo, --eps), the rest by LOMO (--lr).
+  // hybrid: --hybrid-zo's tensors by ZO-SGD (--lr-zo, --eps, --directions, --direction), the rest by LOMO (--lr).
   libtorch::ParameterSelection zo;
   zo.trainable = {a.hybrid_zo};
   try {
@@ -145,10 +148,14 @@ int run_bert_torch(const Args& a) {
     throw std::invalid_argument("--hybrid-zo '" + a.hybrid_zo + "': " + e.what());
   }
   const Options zo_options{.learning_rate = a.lr_zo, .epsilon = a.eps, .weight_decay = a.weight_decay,
-                           .max_steps = a.steps, .seed = a.seed, .threads = a.threads, .evaluate_final = false};
-  libtorch::Hybrid hybrid(trainer, zo, ZOSGD(zo_options), [&](auto tensors) {
+                           .max_steps = a.steps, .seed = a.seed,
+                           .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
+                           .threads = a.threads, .evaluate_final = false};
+  const RGE rge({.directions = static_cast<int>(a.directions), .direction = direction_from_string(a.direction)});
+  libtorch::Hybrid hybrid(trainer, zo, ZOSGD(zo_options, rge), [&](auto tensors) {
     return libtorch::Lomo(tensors, {.learning_rate = a.lr, .weight_decay = a.weight_decay,
-                                    .clip_grad_norm = a.clip_grad_norm, .check_finite = a.check_finite});
+                                    .clip_grad_norm = a.clip_grad_norm, .check_finite = a.check_finite},
+                          select);
   });
   std::size_t fo_size = 0;
   for (const auto& [name, t] : hybrid.fo_parameters()) fo_size += static_cast<std::size_t>(t.numel());

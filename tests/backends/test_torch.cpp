@@ -158,9 +158,17 @@ TEST_CASE("torch: LOMO gives plain SGD's bits, and holds one gradient at a time"
     auto ma = backend_of(a), mb = backend_of(b);
     lt::Lomo lomo(ma.trainable_parameters(), c.options);
     auto params = mb.trainable_parameters();
-    std::vector<torch::Tensor> ps;
-    for (auto& p : params) ps.push_back(p.second);
-    torch::optim::SGD sgd(ps, torch::optim::SGDOptions(c.options.learning_rate).weight_decay(c.options.weight_decay));
+    std::vector<torch::Tensor> ps, weights, biases;  // biases exempt from decay, as Lomo's default decay rule
+    for (auto& p : params) {
+      ps.push_back(p.second);
+      (p.first.ends_with("bias") ? biases : weights).push_back(p.second);
+    }
+    const auto sgd_options = torch::optim::SGDOptions(c.options.learning_rate).weight_decay(c.options.weight_decay);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(weights, std::make_unique<torch::optim::SGDOptions>(sgd_options));
+    groups.emplace_back(biases, std::make_unique<torch::optim::SGDOptions>(
+                                    torch::optim::SGDOptions(c.options.learning_rate).weight_decay(0)));
+    torch::optim::SGD sgd(std::move(groups), sgd_options);
     double norm = 0;
     for (int step = 0; step < 5; ++step) {
       const auto batch = range(static_cast<std::size_t>(step) * 16, static_cast<std::size_t>(step) * 16 + 32);
@@ -514,8 +522,9 @@ TEST_CASE("torch: the FO baselines: FO-SGD is LOMO's update with all gradients h
           "[torch][backprop]") {
   Net a, b, c;
   auto ma = backend_of(a), mb = backend_of(b), mc = backend_of(c);
-  lt::FOSGD sgd(ma.trainable_parameters(), torch::optim::SGDOptions(0.1), /*clip_grad_norm=*/0.5);
-  lt::Lomo lomo(mb.trainable_parameters(), {.learning_rate = 0.1, .clip_grad_norm = 0.5});
+  // Both with weight decay on the weights only (their default decay rule exempts biases: two parameter groups).
+  lt::FOSGD sgd(ma.trainable_parameters(), torch::optim::SGDOptions(0.1).weight_decay(0.05), /*clip_grad_norm=*/0.5);
+  lt::Lomo lomo(mb.trainable_parameters(), {.learning_rate = 0.1, .weight_decay = 0.05, .clip_grad_norm = 0.5});
   lt::FOAdamW adamw(mc.trainable_parameters(), torch::optim::AdamWOptions(0.01));
   const double before = mc.loss(range(0, 128));
   for (int step = 0; step < 20; ++step) {

@@ -3,6 +3,7 @@
 // torch::optim step (FO-SGD, FO-AdamW), with LOMO's checks: a non-finite loss or gradient moves nothing.
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include <torch/torch.h>
@@ -13,14 +14,17 @@
 namespace zeroth::libtorch {
 
 /// Back-propagation then `Optim`'s step (torch::optim::SGD, AdamW, ...). Holds every trained tensor's gradient at
-/// once (and AdamW two moments per element): the memory LOMO and the ZO methods are measured against.
+/// once (and AdamW two moments per element): the memory LOMO and the ZO methods are measured against. The options'
+/// weight decay applies to the tensors `decay_rule` says decay (two parameter groups: by default biases and norms are
+/// exempt, as in Hugging Face's Trainer).
 ///   zeroth::libtorch::FOAdamW opt(model.trainable_parameters(), torch::optim::AdamWOptions(1e-5));
 template <class Optim>
 class Backprop {
  public:
   template <class OptimOptions>
-  Backprop(std::vector<NamedTensor> parameters, OptimOptions options, double clip_grad_norm = 0)
-      : params_(std::move(parameters)), optim_(tensors(params_), options), clip_(clip_grad_norm) {
+  Backprop(std::vector<NamedTensor> parameters, OptimOptions options, double clip_grad_norm = 0,
+           const ParameterSelection& decay_rule = {})
+      : params_(std::move(parameters)), optim_(groups(params_, options, decay_rule), options), clip_(clip_grad_norm) {
     detail::check_fo_option(clip_ >= 0, "Backprop clip_grad_norm", ">= 0", clip_);
   }
 
@@ -56,9 +60,20 @@ class Backprop {
   Optim& optimizer() noexcept { return optim_; }
 
  private:
-  static std::vector<torch::Tensor> tensors(const std::vector<NamedTensor>& ps) {
-    std::vector<torch::Tensor> out;
-    for (const auto& p : ps) out.push_back(p.second);
+  // The tensors that decay with `options`, the others with weight_decay 0.
+  template <class OptimOptions>
+  static std::vector<torch::optim::OptimizerParamGroup> groups(const std::vector<NamedTensor>& ps,
+                                                               const OptimOptions& options,
+                                                               const ParameterSelection& decay_rule) {
+    std::vector<torch::Tensor> decay, exempt;
+    for (const auto& [name, t] : ps) (decay_rule.decays(name) ? decay : exempt).push_back(t);
+    std::vector<torch::optim::OptimizerParamGroup> out;
+    if (!decay.empty()) out.emplace_back(decay, std::make_unique<OptimOptions>(options));
+    if (!exempt.empty()) {
+      auto o = std::make_unique<OptimOptions>(options);
+      o->weight_decay(0);
+      out.emplace_back(exempt, std::move(o));
+    }
     return out;
   }
   std::vector<NamedTensor> params_;

@@ -66,7 +66,7 @@ inline GradientCheck check_gradients(FusedBackward& fused, const torch::Tensor& 
 /// checks every gradient before any parameter moves (LOMO's two passes); otherwise one pass does everything.
 struct LomoOptions {
   double learning_rate = 1e-3;
-  double weight_decay = 0;        ///< as torch::optim::SGD: g + wd p (on every trained tensor)
+  double weight_decay = 0;        ///< as torch::optim::SGD: g + wd p (on tensors that decay: see Lomo's decay_rule)
   double clip_grad_norm = 0;      ///< > 0: gradients scaled by min(1, c / (norm + 1e-6)) (torch's clip_grad_norm_)
   double clip_grad_value = 0;     ///< > 0: each element clamped to [-v, v] (one pass)
   bool check_finite = false;      ///< a first pass checks the gradients: a NaN or infinity then moves nothing
@@ -76,12 +76,15 @@ struct LomoOptions {
 };
 
 /// SGD fused into back-propagation. After N steps the parameters are the bits of torch::optim::SGD with the same
-/// gradients (clipped as clip_grad_norm_ with the norm summed in parameter order).
+/// gradients (clipped as clip_grad_norm_ with the norm summed in parameter order). Weight decay applies to the tensors
+/// `decay_rule` says decay (by default every one but biases and norms, as Hugging Face's Trainer).
 ///   zeroth::libtorch::Lomo lomo(model.trainable_parameters(), {.learning_rate = 1e-3});
 ///   auto s = lomo.step([&] { return model.loss_tensor(batch); });
 class Lomo {
  public:
-  Lomo(std::vector<NamedTensor> parameters, LomoOptions o = {}) : o_(o), fused_(std::move(parameters)) {
+  Lomo(std::vector<NamedTensor> parameters, LomoOptions o = {}, const ParameterSelection& decay_rule = {})
+      : o_(o), fused_(parameters) {
+    for (const auto& p : parameters) decays_.push_back(decay_rule.decays(p.first));
     using detail::check_fo_option;
     check_fo_option(std::isfinite(o_.learning_rate) && o_.learning_rate >= 0, "LomoOptions::learning_rate",
                     "finite and >= 0", o_.learning_rate);
@@ -130,7 +133,7 @@ class Lomo {
       if (value > 0) g = g.clamp(-value, value);
       if (coefficient != 1) g = g * coefficient;
       torch::Tensor p = fused_.parameters()[i].second.data();
-      if (wd != 0) g = g.add(p, wd);
+      if (wd != 0 && decays_[i]) g = g.add(p, wd);
       p.add_(g, -lr);
     });
     if (o_.dynamic_loss_scale && ++good_ >= o_.scale_window) {
@@ -151,6 +154,7 @@ class Lomo {
 
   LomoOptions o_;
   FusedBackward fused_;
+  std::vector<bool> decays_;
   double scale_ = 1;
   int good_ = 0;
 };
