@@ -59,7 +59,8 @@ def run(exe, out, name, batch, seed, steps, a):
     backend, method, lr, extra = METHODS[name]
     cmd = [exe, "--backend", backend, "--method", method, "--lr", str(lr), "--batch", str(batch), "--seed", str(seed),
            "--steps", str(steps), "--eval-every", str(a.eval_every), "--k", str(a.k), "--eval-examples",
-           str(a.eval_examples), "--threads", str(a.threads), "--collapse-steps", "0", "--out", out, "--overwrite"] + extra
+           str(a.eval_examples), "--threads", str(a.threads), "--collapse-steps", "0", "--checkpoint-every", "1000000", "--out", out,
+           "--overwrite"] + extra
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(a.threads))
     t = time.time()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -320,6 +320,29 @@ int finish_run(io::RunFolder& run, const Args& a, const Result& r, Ev& ev, doubl
   return r.ok() ? 0 : r.status == Status::collapsed ? 3 : 1;
 }
 
+// The evaluations a run starts with: a resumed run keeps those its checkpoint covers (one killed before its first
+// checkpoint keeps its step-0 evaluation: RunFolder::resume cut eval.jsonl there, and it is not repeated), a new one
+// evaluates step 0; then the evaluation lost between a checkpoint at `start` and its own. Returns the held-out loss
+// and metric before training; the evaluation time counted from here on is left out of train_ms_per_step.
+template <class Ev>
+std::pair<double, double> begin_evaluations(const Args& a, io::RunFolder& run, Ev& ev, std::uint64_t start) {
+  if (a.resume) ev.reload();
+  if (start > 0)
+    std::printf("resuming at step %llu (checkpoint of run %s)\n", static_cast<unsigned long long>(start),
+                run.run_id().c_str());
+  std::pair<double, double> before;
+  if (ev.steps.empty() || ev.steps.front() != 0) {
+    const auto b = ev.evaluate_and_record(0);
+    before = {b.loss, b.accuracy};
+  } else {
+    before = {ev.loss.front(), ev.accuracy.front()};
+  }
+  ev.zero_shot_accuracy = before.second;
+  if (start > 0 && !run.has_evaluation(start) && a.eval_every && start % a.eval_every == 0)
+    ev.evaluate_and_record(start);
+  ev.eval_seconds = 0;
+  return before;
+}
 
 template <class Opt, class Trainer, class Heldout, class Save>
 int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, BufferStore& store, const io::Settings& st,
@@ -337,25 +360,7 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   if (a.comm) a.comm->max(static_cast<std::int64_t>(start));  // the other ranks load the same checkpoint
 #endif
   Evaluator<Heldout> ev{heldout, run, a.eval_every, metric, {}, {}, {}, 0, a.collapse_tolerance, {}};
-  // A resumed run keeps the evaluations its checkpoint covers; one killed before its first checkpoint keeps its
-  // step-0 evaluation (RunFolder::resume cut eval.jsonl there), which is then not repeated.
-  if (a.resume) ev.reload();
-  if (start > 0)
-    std::printf("resuming at step %llu (checkpoint of run %s)\n", static_cast<unsigned long long>(start),
-                run.run_id().c_str());
-  double before_loss = 0, before_acc = 0;
-  if (ev.steps.empty() || ev.steps.front() != 0) {
-    const auto b = ev.evaluate_and_record(0);
-    before_loss = b.loss;
-    before_acc = b.accuracy;
-  } else {
-    before_loss = ev.loss.front();
-    before_acc = ev.accuracy.front();
-  }
-  ev.zero_shot_accuracy = before_acc;
-  if (start > 0 && !run.has_evaluation(start) && a.eval_every && start % a.eval_every == 0)
-    ev.evaluate_and_record(start);  // lost between the checkpoint and its evaluation
-  ev.eval_seconds = 0;  // summary.json's train_ms_per_step leaves out the evaluations from here on
+  const auto [before_loss, before_acc] = begin_evaluations(a, run, ev, start);
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
   Result r = minimize_with(opt, a, trainer, store, ProgressBar(), JsonlLogger(run.file("metrics.jsonl"), start > 0),

@@ -29,36 +29,40 @@ libtorch::ParameterSelection selection_of(const Args& a) {
 }
 
 // The first-order loop: a step of `rule` per batch (the batches of the ZO runs: the same seed gives the same ones),
-// held-out evaluations every --eval-every steps, metrics.jsonl, the model and summary.json. No checkpoint: the
-// first-order state is not saved, so --resume is refused.
-template <class Trainer, class Heldout, class Save>
-int run_first_order(const std::function<libtorch::FirstOrderStep(std::span<const std::size_t>)>& rule, const Args& a,
-                    Trainer& trainer, Heldout& heldout, std::size_t dimension, const io::Settings& st,
+// held-out evaluations every --eval-every steps, metrics.jsonl, checkpoints of `store` with the rule's state
+// (libtorch::ArchivedState) every --checkpoint-every steps, so that --resume continues bit for bit, the model and
+// summary.json.
+template <class Rule, class Trainer, class Heldout, class Save>
+int run_first_order(Rule& rule, const std::function<libtorch::FirstOrderStep(std::span<const std::size_t>)>& step_of,
+                    const Args& a, Trainer& trainer, Heldout& heldout, BufferStore& store, const io::Settings& st,
                     Save&& save_model) {
-  if (a.resume)
-    throw std::invalid_argument("--resume: --method " + a.method + " keeps no checkpoint (its first-order state is "
-                                "not saved yet); start again with --overwrite");
   if (a.objective != "ce")
     throw std::invalid_argument("--objective " + a.objective + " has no gradient: --method " + a.method +
                                 " back-propagates the cross-entropy (use a ZO method)");
   if (!a.parallel.empty()) throw std::invalid_argument("--parallel is for the ZO methods");
   const std::vector<io::RunFile> extra = {{"model", "the fine-tuned model folder (Hugging Face layout)"}};
-  io::RunFolder run = io::RunFolder::create(a.out, st, a.overwrite, extra);
+  io::RunFolder run = a.resume ? io::RunFolder::resume(a.out, st, extra) : io::RunFolder::create(a.out, st, a.overwrite, extra);
+  libtorch::ArchivedState saved;
+  const std::uint64_t start = run.load_checkpoint(store, saved).step;
+  if (start > 0) libtorch::load_archive_bytes(rule, saved.bytes, "'" + run.file("checkpoint.bin").string() + "'");
   Evaluator<Heldout> ev{heldout, run, a.eval_every, "accuracy", {}, {}, {}, 0, a.collapse_tolerance, {}};
-  const auto b = ev.evaluate_and_record(0);
-  ev.zero_shot_accuracy = b.accuracy;
-  ev.eval_seconds = 0;
+  const auto [before_loss, before_acc] = begin_evaluations(a, run, ev, start);
   Minibatch batches([](std::span<const std::size_t>) { return 0.0; }, trainer.size(), std::min(a.batch, trainer.size()),
                     a.seed);
   ProgressBar bar;
-  JsonlLogger log(run.file("metrics.jsonl"));
-  bar.on_begin({.dimension = dimension, .max_steps = a.steps, .first_step = 0, .evaluations_per_step = 1});
+  JsonlLogger log(run.file("metrics.jsonl"), start > 0);
+  bar.on_begin({.dimension = store.dimension(), .max_steps = a.steps, .first_step = start, .evaluations_per_step = 1});
+  const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
+  auto checkpoint = [&](std::uint64_t done) {
+    run.save_checkpoint(store, RunState{done, done}, libtorch::ArchivedState{libtorch::archive_bytes(rule)});
+  };
   Result r;
   r.status = Status::max_steps;
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::uint64_t step = 0; step < a.steps; ++step) {
+  std::uint64_t step = start;
+  for (; step < a.steps; ++step) {
     batches.next_batch(step);
-    const libtorch::FirstOrderStep s = rule(batches.batch());
+    const libtorch::FirstOrderStep s = step_of(batches.batch());
     StepInfo info;
     info.step = step;
     info.seed = a.seed;
@@ -77,12 +81,16 @@ int run_first_order(const std::function<libtorch::FirstOrderStep(std::span<const
     bar.on_step(info);
     log.on_step(info);
     ev.on_step(info);
+    if ((step + 1) % every == 0) checkpoint(step + 1);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (r.ok()) r.message = "reached max_steps = " + std::to_string(a.steps);
+  if (r.ok()) {
+    r.message = "reached max_steps = " + std::to_string(a.steps);
+    if (run.checkpoint_step() != step) checkpoint(step);
+  }
   r.seconds = seconds;
   bar.on_end(r);
-  return finish_run(run, a, r, ev, b.loss, b.accuracy, seconds, r.steps, st, "accuracy", save_model);
+  return finish_run(run, a, r, ev, before_loss, before_acc, seconds, step, st, "accuracy", save_model);
 }
 
 int run_bert_torch(const Args& a) {
@@ -118,26 +126,26 @@ int run_bert_torch(const Args& a) {
     libtorch::Lomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay, .clip_grad_norm = a.clip_grad_norm,
                              .check_finite = a.check_finite},
                        select);
-    return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
-                           store.dimension(), st, save);
+    return run_first_order(rule, [&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator, store,
+                           st, save);
   }
   if (a.method == "adalomo") {
     libtorch::AdaLomo rule(fo, {.learning_rate = a.lr, .weight_decay = a.weight_decay, .check_finite = a.check_finite},
                            select);
-    return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
-                           store.dimension(), st, save);
+    return run_first_order(rule, [&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator, store,
+                           st, save);
   }
   if (a.method == "fo-sgd") {
     libtorch::FOSGD rule(fo, torch::optim::SGDOptions(a.lr).weight_decay(a.weight_decay), a.clip_grad_norm,
                          select);
-    return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
-                           store.dimension(), st, save);
+    return run_first_order(rule, [&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator, store,
+                           st, save);
   }
   if (a.method == "fo-adamw") {
     libtorch::FOAdamW rule(fo, torch::optim::AdamWOptions(a.lr).weight_decay(a.weight_decay), a.clip_grad_norm,
                          select);
-    return run_first_order([&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator,
-                           store.dimension(), st, save);
+    return run_first_order(rule, [&](auto batch) { return rule.step(closure(batch)); }, a, trainer, evaluator, store,
+                           st, save);
   }
   // hybrid: --hybrid-zo's tensors by ZO-SGD (--lr-zo, --eps, --directions, --direction), the rest by LOMO (--lr).
   libtorch::ParameterSelection zo;
@@ -162,8 +170,9 @@ int run_bert_torch(const Args& a) {
   std::printf("hybrid: %zu parameters by ZO-SGD (%s), %zu by LOMO\n", hybrid.zo_store().dimension(),
               a.hybrid_zo.c_str(), fo_size);
   return run_first_order(
+      hybrid,
       [&](auto batch) {
         return hybrid.step(batch).fo;  // a rolled-back ZO part: non_finite_loss, nothing moved
       },
-      a, trainer, evaluator, store.dimension(), st, save);
+      a, trainer, evaluator, store, st, save);
 }

@@ -129,7 +129,44 @@ if ! grep -q '^ZEROTH_WITH_TORCH:BOOL=ON' "$1/CMakeCache.txt"; then
 else
   expect 2 "--method lomo back-propagates: add --backend torch" "${bert[@]}" --method lomo "${small[@]}" --out o
   expect 2 "--objective accuracy has no gradient" "${bert[@]}" "${data[@]}" --backend torch --method adalomo --objective accuracy "${small[@]}" --out "$work/acc"
-  expect 2 "--resume: --method fo-adamw keeps no checkpoint" "${bert[@]}" "${data[@]}" --backend torch --method fo-adamw --resume "${small[@]}" --out "$work/acc"
+  # --resume continues a first-order run bit for bit: killed with SIGKILL once it holds a checkpoint, then resumed,
+  # it ends with the uninterrupted run's model, evaluations and losses (each method's state in the checkpoint).
+  fo_resume() {
+    local method=$1 log="$work/$1-kill.log"
+    shift
+    local args=("${bert[@]}" "${data[@]}" --backend torch --method "$method" --k 8 --batch 4 --eval-examples 8
+                --steps 8 --eval-every 2 --checkpoint-every 2 "$@")
+    n=$((n + 1))
+    if ! "$exe" "${args[@]}" --out "$work/$method-ref" >"$work/$method-ref.log" 2>&1; then
+      echo "FAIL: $method: the uninterrupted run"; tail -5 "$work/$method-ref.log"; fails=$((fails + 1)); return
+    fi
+    "$exe" "${args[@]}" --out "$work/$method-kill" >"$log" 2>&1 &
+    local pid=$!
+    while kill -0 "$pid" 2>/dev/null && [ ! -e "$work/$method-kill/checkpoint.json" ]; do sleep 0.02; done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [ -e "$work/$method-kill/summary.json" ]; then
+      echo "FAIL: $method: the run ended before it was killed"; fails=$((fails + 1)); return
+    fi
+    if ! "$exe" "${args[@]}" --out "$work/$method-kill" --resume >>"$log" 2>&1 || ! grep -q "resuming at step" "$log"; then
+      echo "FAIL: $method: the resumed run"; tail -5 "$log"; fails=$((fails + 1)); return
+    fi
+    local bad=""
+    cmp -s "$work/$method-ref/model/model.safetensors" "$work/$method-kill/model/model.safetensors" || bad="$bad model"
+    cmp -s "$work/$method-ref/eval.jsonl" "$work/$method-kill/eval.jsonl" || bad="$bad eval.jsonl"
+    losses() { grep -o '"step":[0-9]*,"loss":[^,]*' "$1" | tr '\n' ' '; }
+    [ "$(losses "$work/$method-ref/metrics.jsonl")" = "$(losses "$work/$method-kill/metrics.jsonl")" ] || bad="$bad losses"
+    [ "$(grep -c '"step"' "$work/$method-kill/metrics.jsonl")" = 8 ] || bad="$bad metrics.jsonl-steps"
+    if [ -n "$bad" ]; then
+      echo "FAIL: $method killed at $(grep -o 'resuming at step [0-9]*' "$log") differs from the uninterrupted run:$bad"
+      fails=$((fails + 1))
+    else
+      echo "ok: $method killed, $(grep -o 'resuming at step [0-9]*' "$log"): the uninterrupted run's model and logs"
+    fi
+  }
+  fo_resume fo-adamw --lr 1e-4
+  fo_resume adalomo --lr 1e-3
+  fo_resume hybrid --lr 1e-3 --lr-zo 1e-5
   expect 0 'done (reached max_steps = 2)' "${bert[@]}" "${data[@]}" --backend torch --method lomo --lr 1e-5 "${small[@]}" --steps 2 --out "$work/lomo"
   if ! grep -q '"status": "ok"' "$work/lomo/summary.json" || [ ! -f "$work/lomo/model/model.safetensors" ]; then
     echo "FAIL: a LOMO run's summary.json or model folder"; fails=$((fails + 1))

@@ -147,6 +147,7 @@ class Optimizer {
   const Options& options() const noexcept { return opt_; }
   const E& estimator() const noexcept { return est_; }
   R& preconditioner() noexcept { return rule_; }
+  const R& preconditioner() const noexcept { return rule_; }
   /// Steps and evaluations taken so far; minimize() continues from here (set it to resume).
   RunState& state() noexcept { return state_; }
   const RunState& state() const noexcept { return state_; }

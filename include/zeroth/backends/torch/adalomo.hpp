@@ -4,6 +4,7 @@
 // zeroth::Factored's (detail::factored::dense_update): one implementation, fed a ZO estimate or a true gradient.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include "zeroth/backends/torch/checkpoint.hpp"
 #include "zeroth/backends/torch/fused_backward.hpp"
 #include "zeroth/backends/torch/lomo.hpp"
 #include "zeroth/backends/torch/parameters.hpp"
@@ -107,6 +109,27 @@ class AdaLomo {
   std::span<const float> rows(std::size_t i) const { return state_.at(i).r; }
   std::span<const float> cols(std::size_t i) const { return state_.at(i).c; }
   std::uint64_t steps() const noexcept { return t_; }
+
+  /// The step count and every row and column moment, saved and loaded as torch::optim's optimizers do
+  /// (backends/torch/checkpoint.hpp); a state of other shapes is refused, changing nothing.
+  void save(torch::serialize::OutputArchive& out) const {
+    out.write("adalomo.step", detail::vector_tensor(std::vector<std::int64_t>{static_cast<std::int64_t>(t_)}, torch::kLong));
+    for (std::size_t i = 0; i < state_.size(); ++i) {
+      out.write("adalomo.r." + std::to_string(i), detail::vector_tensor(state_[i].r, torch::kFloat));
+      out.write("adalomo.c." + std::to_string(i), detail::vector_tensor(state_[i].c, torch::kFloat));
+    }
+  }
+  void load(torch::serialize::InputArchive& in) {
+    const auto t = detail::read_vector<std::int64_t>(in, "adalomo.step", 1, torch::kLong)[0];
+    if (t < 0) throw std::runtime_error("zeroth: the saved AdaLomo state has step " + std::to_string(t));
+    std::vector<State> loaded = state_;
+    for (std::size_t i = 0; i < loaded.size(); ++i) {
+      loaded[i].r = detail::read_vector<float>(in, "adalomo.r." + std::to_string(i), loaded[i].r.size(), torch::kFloat);
+      loaded[i].c = detail::read_vector<float>(in, "adalomo.c." + std::to_string(i), loaded[i].c.size(), torch::kFloat);
+    }
+    state_ = std::move(loaded);
+    t_ = static_cast<std::uint64_t>(t);
+  }
   const AdaLomoOptions& options() const noexcept { return o_; }
   void set_learning_rate(double lr) { o_.learning_rate = lr; }
 

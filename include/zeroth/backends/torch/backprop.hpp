@@ -58,6 +58,9 @@ class Backprop {
   }
 
   Optim& optimizer() noexcept { return optim_; }
+  /// The torch optimizer's state (AdamW's moments and step counts), as torch::optim saves and loads it.
+  void save(torch::serialize::OutputArchive& out) const { optim_.save(out); }
+  void load(torch::serialize::InputArchive& in) { optim_.load(in); }
 
  private:
   // The tensors that decay with `options`, the others with weight_decay 0.

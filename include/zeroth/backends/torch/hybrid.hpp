@@ -4,6 +4,7 @@
 // AdaLomo), in one step on one batch. The ZO parameters never require gradients, so back-propagation stops at the
 // first FO parameter and keeps no activations or gradients for the ZO part.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -13,8 +14,10 @@
 
 #include <torch/torch.h>
 
+#include "zeroth/backends/torch/checkpoint.hpp"
 #include "zeroth/backends/torch/lomo.hpp"
 #include "zeroth/backends/torch/parameters.hpp"
+#include "zeroth/io/checkpoint.hpp"
 #include "zeroth/optimizer/result.hpp"
 #include "zeroth/stores/buffer_store.hpp"
 
@@ -66,6 +69,44 @@ class Hybrid {
     return s;
   }
 
+  /// The ZO part's step count and rule state and the FO rule's state, saved and loaded as torch::optim's optimizers
+  /// do (backends/torch/checkpoint.hpp; the parameters themselves are a checkpoint's blocks). A state that does not
+  /// fit is refused, changing nothing.
+  void save(torch::serialize::OutputArchive& out) const {
+    const RunState& st = opt_.state();
+    out.write("hybrid.zo.step", detail::vector_tensor(std::vector<std::int64_t>{static_cast<std::int64_t>(st.step),
+                                                                                static_cast<std::int64_t>(st.evaluations)},
+                                                      torch::kLong));
+    if constexpr (zeroth::detail::StatefulRule<Rule>) {
+      const std::string b = rule_state_bytes(opt_.preconditioner());
+      out.write("hybrid.zo.rule", detail::vector_tensor(std::vector<std::uint8_t>(b.begin(), b.end()), torch::kByte));
+    }
+    torch::serialize::OutputArchive fo;
+    fo_.save(fo);
+    out.write("hybrid.fo", fo);
+  }
+  void load(torch::serialize::InputArchive& in) {
+    const auto st = detail::read_vector<std::int64_t>(in, "hybrid.zo.step", 2, torch::kLong);
+    if (st[0] < 0 || st[1] < 0) throw std::runtime_error("zeroth: the saved hybrid state has a negative step count");
+    std::optional<Rule> rule;
+    if constexpr (zeroth::detail::StatefulRule<Rule>) {
+      torch::Tensor t;
+      in.read("hybrid.zo.rule", t);
+      if (t.scalar_type() != torch::kByte || t.dim() != 1)
+        throw std::runtime_error("zeroth: the saved hybrid state's ZO rule is not a byte string");
+      t = t.contiguous();
+      rule.emplace(opt_.preconditioner());
+      load_rule_state_bytes(*rule, std::string(t.data_ptr<std::uint8_t>(), t.data_ptr<std::uint8_t>() + t.numel()),
+                            store_, "the saved hybrid state's ZO rule");
+    }
+    torch::serialize::InputArchive fo;
+    in.read("hybrid.fo", fo);
+    fo_.load(fo);
+    if (rule) opt_.preconditioner() = std::move(*rule);
+    opt_.state() = {static_cast<std::uint64_t>(st[0]), static_cast<std::uint64_t>(st[1])};
+    run_.reset();
+  }
+
   /// The ZO part's store (its blocks trainable; every other block frozen in it).
   BufferStore& zo_store() noexcept { return store_; }
   Opt& zo_optimizer() noexcept { return opt_; }
@@ -91,6 +132,7 @@ class Hybrid {
     return fo_params_;
   }
 
+  using Rule = std::remove_cvref_t<decltype(std::declval<Opt&>().preconditioner())>;
   Model& model_;
   BufferStore store_;
   std::vector<NamedTensor> fo_params_;

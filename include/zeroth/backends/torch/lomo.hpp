@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include "zeroth/backends/torch/checkpoint.hpp"
 #include "zeroth/backends/torch/fused_backward.hpp"
 #include "zeroth/backends/torch/parameters.hpp"
 #include "zeroth/optimizer/result.hpp"
@@ -141,6 +142,19 @@ class Lomo {
       good_ = 0;
     }
     return s;
+  }
+
+  /// The dynamic loss scale's state, saved and loaded as torch::optim's optimizers do (backends/torch/checkpoint.hpp).
+  void save(torch::serialize::OutputArchive& out) const {
+    out.write("lomo.scale", detail::vector_tensor(std::vector<double>{scale_, static_cast<double>(good_)}, torch::kDouble));
+  }
+  void load(torch::serialize::InputArchive& in) {
+    const auto v = detail::read_vector<double>(in, "lomo.scale", 2, torch::kDouble);
+    if (!(std::isfinite(v[0]) && v[0] > 0 && v[1] >= 0 && v[1] < o_.scale_window))
+      throw std::runtime_error("zeroth: the saved LOMO state (loss scale " + std::to_string(v[0]) + " after " +
+                               std::to_string(v[1]) + " good steps) does not fit these options");
+    scale_ = v[0];
+    good_ = static_cast<int>(v[1]);
   }
 
   double loss_scale() const noexcept { return scale_; }
