@@ -9,7 +9,7 @@ exe="$1/examples/zeroth-finetune"
 shared="$2"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-steps=150
+steps=600  # about 8 s uninterrupted here, longer than the delays below together: they all land mid-run
 args=(--model "$shared/models/stories260K/stories260K.bin" --tokenizer "$shared/models/stories260K/tok512.bin"
       --train "$shared/data/sst2/train.tsv" --eval "$shared/data/sst2/dev.tsv" --k 8 --batch 4 --eval-examples 8
       --steps $steps --eval-every 10 --checkpoint-every 5 --lr 1e-4)
