@@ -54,7 +54,7 @@ int run_first_order(Rule& rule, const std::function<libtorch::FirstOrderStep(std
   bar.on_begin({.dimension = store.dimension(), .max_steps = a.steps, .first_step = start, .evaluations_per_step = 1});
   const std::uint64_t every = a.checkpoint_every ? a.checkpoint_every : (a.eval_every ? a.eval_every : 100);
   auto checkpoint = [&](std::uint64_t done) {
-    run.save_checkpoint(store, RunState{done, done}, libtorch::ArchivedState{libtorch::archive_bytes(rule)});
+    run.save_checkpoint(store, RunState{done, done}, libtorch::ArchivedState::of(rule));
   };
   Result r;
   r.status = Status::max_steps;

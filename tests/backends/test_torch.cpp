@@ -578,6 +578,23 @@ TEST_CASE("torch: the first-order rules save and load their state: a resumed run
   check("LOMO, dynamic loss scale", [](auto ps) {
     return lt::Lomo(ps, {.learning_rate = 0.1, .loss_scale = 1024, .dynamic_loss_scale = true, .scale_window = 2});
   });
+  SECTION("in a zeroth checkpoint: read back whole, a truncated file refused") {
+    Net a;
+    auto ma = backend_of(a);
+    BufferStore store = make_store(ma);
+    lt::FOAdamW adamw(ma.trainable_parameters(), torch::optim::AdamWOptions(0.01));
+    REQUIRE(adamw.step([&] { return ma.loss_tensor(range(0, 32)); }).ok());
+    const auto path = std::filesystem::temp_directory_path() / "zeroth_torch_checkpoint.bin";
+    save_checkpoint(path, store, RunState{1, 1}, lt::ArchivedState::of(adamw));
+    lt::ArchivedState loaded;
+    CHECK(load_checkpoint(path, store, loaded).step == 1);
+    CHECK(loaded.bytes == lt::archive_bytes(adamw));
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
+    lt::ArchivedState none;
+    CHECK_THROWS_WITH(load_checkpoint(path, store, none), Catch::Contains("zeroth_torch_checkpoint.bin"));
+    CHECK(none.bytes.empty());
+    std::filesystem::remove(path);
+  }
   SECTION("a state of other shapes is refused, changing nothing") {
     Net a;
     auto ma = backend_of(a);

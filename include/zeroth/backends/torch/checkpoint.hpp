@@ -1,10 +1,11 @@
 #pragma once
 // First-order state in zeroth's checkpoints. The first-order rules save and load their state as torch::optim's
-// optimizers do (save(OutputArchive&) const, load(InputArchive&)); ArchivedState carries those bytes as a
+// optimizers do (save(OutputArchive&) const, load(InputArchive&)); ArchivedState carries that archive as a
 // checkpoint's rule state, so that io::RunFolder checkpoints a LOMO, AdaLomo, hybrid or FO-AdamW run beside its
 // parameters, and a resumed run continues bit for bit.
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -48,23 +49,60 @@ void load_archive_bytes(R& rule, const std::string& bytes, const std::string& wh
   rule.load(archive);
 }
 
-/// A checkpoint's rule state holding a first-order rule's archive bytes. load_checkpoint fills a copy and hands it
-/// over only once the whole file is verified; apply it then:
-///   ArchivedState saved{archive_bytes(rule)};  run.save_checkpoint(store, state, saved);
+/// A checkpoint's rule state: a first-order rule's archive, streamed into the checkpoint in chunks as LibTorch writes
+/// it (no copy of AdamW's moments in memory), read back as bytes. load_checkpoint fills a copy and hands it over only
+/// once the whole file is verified; apply it then:
+///   run.save_checkpoint(store, state, ArchivedState::of(rule));
 ///   ArchivedState loaded;  state = run.load_checkpoint(store, loaded);  load_archive_bytes(rule, loaded.bytes, ...);
 struct ArchivedState {
   static constexpr const char* name = "libtorch";
-  std::string bytes;
+  using Sink = std::function<std::size_t(const void*, std::size_t)>;
+  std::function<void(const Sink&)> write;  ///< saving: writes the archive to a sink
+  std::string bytes;                       ///< loading: the archive read back (or, saving without `write`, to write)
 
-  void save_state(io::Writer& w) const {
-    w.put(static_cast<std::uint64_t>(bytes.size()));
-    w.bytes(bytes.data(), bytes.size());
+  template <Archivable R>
+  static ArchivedState of(const R& rule) {
+    return {[&rule](const Sink& sink) {
+              torch::serialize::OutputArchive archive;
+              rule.save(archive);
+              archive.save_to(sink);
+            },
+            {}};
+  }
+
+  void save_state(io::Writer& w) const {  // chunks of (size, bytes), then size 0
+    const Sink sink = [&w](const void* p, std::size_t n) {
+      if (n) {
+        w.put(static_cast<std::uint64_t>(n));
+        w.bytes(p, n);
+      }
+      return n;
+    };
+    if (write)
+      write(sink);
+    else
+      sink(bytes.data(), bytes.size());
+    w.put(std::uint64_t{0});
   }
   void load_state(io::Reader& r, const BufferStore&) {
-    const auto n = r.get<std::uint64_t>("the LibTorch state's size");
-    if (n > (std::uint64_t{1} << 40)) throw std::runtime_error("zeroth: '" + r.path + "': corrupt LibTorch state size");
-    std::string b(static_cast<std::size_t>(n), '\0');
-    r.bytes(b.data(), b.size(), "the LibTorch state");
+    const long here = std::ftell(r.f);
+    std::fseek(r.f, 0, SEEK_END);
+    const long end = std::ftell(r.f);
+    std::fseek(r.f, here, SEEK_SET);
+    std::uint64_t left = here >= 0 && end >= here ? static_cast<std::uint64_t>(end - here) : 0;
+    std::string b;
+    for (;;) {
+      const auto n = r.get<std::uint64_t>("the LibTorch state's chunk size");
+      if (n == 0) break;
+      left = left >= 8 ? left - 8 : 0;
+      if (n > left)
+        throw std::runtime_error("zeroth: '" + r.path + "' is truncated or corrupt: a chunk of its LibTorch state of " +
+                                 std::to_string(n) + " bytes runs past the end of the file");
+      const std::size_t at = b.size();
+      b.resize(at + static_cast<std::size_t>(n));
+      r.bytes(b.data() + at, static_cast<std::size_t>(n), "the LibTorch state");
+      left -= n;
+    }
     bytes = std::move(b);
   }
 };

@@ -89,41 +89,28 @@ class SentenceClassifier {
   }
 
   /// Each example's cross-entropy [B] (0 for an unlabelled one).
-  torch::Tensor example_loss_tensor(std::span<const std::size_t> batch) {
-    const torch::Tensor l = logits(batch);
-    std::vector<std::int64_t> labels;
-    for (std::size_t i : batch) labels.push_back(std::max(task_.examples.at(i).label, 0));
-    const torch::Tensor ce = -torch::log_softmax(l.to(torch::kDouble), 1)
-                                  .gather(1, torch::tensor(labels, torch::kLong).unsqueeze(1))
-                                  .squeeze(1);
-    std::vector<double> labelled;
-    for (std::size_t i : batch) labelled.push_back(task_.examples[i].label >= 0 ? 1.0 : 0.0);
-    return ce * torch::tensor(labelled, torch::kDouble);
-  }
+  torch::Tensor example_loss_tensor(std::span<const std::size_t> batch) { return cross_entropy(logits(batch), batch); }
   /// The mean cross-entropy, with its graph (for back-propagation).
   torch::Tensor loss_tensor(std::span<const std::size_t> batch) { return example_loss_tensor(batch).mean(); }
 
   double loss(std::span<const std::size_t> batch) { return batch_loss(example_losses(batch)); }
   std::vector<ExampleLoss> example_losses(std::span<const std::size_t> batch) {
     torch::NoGradGuard no_grad;
-    const torch::Tensor l = example_loss_tensor(batch).contiguous();
-    std::vector<ExampleLoss> out;
-    for (std::int64_t b = 0; b < l.size(0); ++b) out.push_back({l[b].item<double>(), 1.0});
-    return out;
+    return losses_of(example_loss_tensor(batch));
   }
   std::vector<int> predict(std::span<const std::size_t> batch) {
     torch::NoGradGuard no_grad;
-    const torch::Tensor a = logits(batch).argmax(1);
-    std::vector<int> out;
-    for (std::int64_t b = 0; b < a.size(0); ++b) out.push_back(static_cast<int>(a[b].item<std::int64_t>()));
-    return out;
+    return predictions_of(logits(batch));
   }
+  /// Held-out loss and accuracy of the first n examples, one forward pass per chunk.
   Evaluation evaluate(std::size_t n = static_cast<std::size_t>(-1), std::size_t chunk = 64) {
     return evaluate_in_chunks(
         std::min(n, task_.examples.size()), chunk,
         [&](auto idx, std::vector<int>& p) {
-          p = predict(idx);
-          return loss(idx);
+          torch::NoGradGuard no_grad;
+          const torch::Tensor l = logits(idx);
+          p = predictions_of(l);
+          return batch_loss(losses_of(cross_entropy(l, idx)));
         },
         [&](std::size_t i) { return task_.examples[i].label; });
   }
@@ -153,6 +140,30 @@ class SentenceClassifier {
   const bert::EncodedTask& task() const noexcept { return task_; }
 
  private:
+  torch::Tensor cross_entropy(const torch::Tensor& logits, std::span<const std::size_t> batch) const {
+    std::vector<std::int64_t> labels;
+    std::vector<double> labelled;
+    for (std::size_t i : batch) {
+      labels.push_back(std::max(task_.examples.at(i).label, 0));
+      labelled.push_back(task_.examples[i].label >= 0 ? 1.0 : 0.0);
+    }
+    const torch::Tensor ce = -torch::log_softmax(logits.to(torch::kDouble), 1)
+                                  .gather(1, torch::tensor(labels, torch::kLong).unsqueeze(1))
+                                  .squeeze(1);
+    return ce * torch::tensor(labelled, torch::kDouble);
+  }
+  static std::vector<ExampleLoss> losses_of(const torch::Tensor& ce) {
+    const torch::Tensor l = ce.contiguous();
+    std::vector<ExampleLoss> out;
+    for (std::int64_t b = 0; b < l.size(0); ++b) out.push_back({l[b].item<double>(), 1.0});
+    return out;
+  }
+  static std::vector<int> predictions_of(const torch::Tensor& logits) {
+    const torch::Tensor a = logits.argmax(1);
+    std::vector<int> out;
+    for (std::int64_t b = 0; b < a.size(0); ++b) out.push_back(static_cast<int>(a[b].item<std::int64_t>()));
+    return out;
+  }
   static bool trainable_by_default(const std::string& name) { return name.rfind("pooler.", 0) != 0; }
 
   BertEncoder encoder_;
