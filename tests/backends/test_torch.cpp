@@ -606,28 +606,33 @@ TEST_CASE("torch: the first-order rules save and load their state: a resumed run
                       Catch::Contains("'adalomo.r.2' has 3 Float elements, the rule needs 1 Float"));
     CHECK(part.steps() == 0);
   }
-  SECTION("hybrid: the ZO part's step count travels with the FO rule's state") {
-    Net a, b;
-    auto ma = backend_of(a), mb = backend_of(b);
+  SECTION("hybrid: the ZO part's step count and rule state travel with the FO rule's state") {
     const Options o{.learning_rate = 0.01, .epsilon = 1e-3, .seed = 3};
-    const lt::ParameterSelection zo{.trainable = {"^fc1\\."}};
-    auto lomo = [](auto fo) { return lt::Lomo(fo, {.learning_rate = 0.1}); };
-    lt::Hybrid ha(ma, zo, ZOSGD(o), lomo);
-    for (int s = 0; s < 3; ++s) REQUIRE(ha.step(range(0, 32)).fo.ok());
-    const std::string bytes = lt::archive_bytes(ha);
-    {
-      torch::NoGradGuard g;
-      auto pa = ma.trainable_parameters(), pb = mb.trainable_parameters();
-      for (std::size_t i = 0; i < pa.size(); ++i) pb[i].second.copy_(pa[i].second);
-    }
-    lt::Hybrid hb(mb, zo, ZOSGD(o), lomo);
-    lt::load_archive_bytes(hb, bytes, "x");
-    CHECK(hb.zo_optimizer().state().step == 3);
-    for (int s = 3; s < 6; ++s) {
-      REQUIRE(ha.step(range(32, 64)).fo.ok());
-      REQUIRE(hb.step(range(32, 64)).fo.ok());
-    }
-    CHECK(same_bits(ma.trainable_parameters(), mb.trainable_parameters()));
+    auto check_hybrid = [&](const char* name, auto zo_optimizer) {
+      INFO(name);
+      Net a, b;
+      auto ma = backend_of(a), mb = backend_of(b);
+      const lt::ParameterSelection zo{.trainable = {"^fc1\\."}};
+      auto lomo = [](auto fo) { return lt::Lomo(fo, {.learning_rate = 0.1}); };
+      lt::Hybrid ha(ma, zo, zo_optimizer, lomo);
+      for (int s = 0; s < 3; ++s) REQUIRE(ha.step(range(0, 32)).fo.ok());
+      const std::string bytes = lt::archive_bytes(ha);
+      {
+        torch::NoGradGuard g;
+        auto pa = ma.trainable_parameters(), pb = mb.trainable_parameters();
+        for (std::size_t i = 0; i < pa.size(); ++i) pb[i].second.copy_(pa[i].second);
+      }
+      lt::Hybrid hb(mb, zo, zo_optimizer, lomo);
+      lt::load_archive_bytes(hb, bytes, "x");
+      CHECK(hb.zo_optimizer().state().step == 3);
+      for (int s = 3; s < 6; ++s) {
+        REQUIRE(ha.step(range(32, 64)).fo.ok());
+        REQUIRE(hb.step(range(32, 64)).fo.ok());
+      }
+      CHECK(same_bits(ma.trainable_parameters(), mb.trainable_parameters()));
+    };
+    check_hybrid("ZO-SGD", ZOSGD(o));
+    check_hybrid("ZO-Adam (its moments in the archive)", ZOAdam(o));
   }
 }
 
