@@ -133,7 +133,7 @@ def main():
     rows = []
     for t in thread_counts:
         m = {k: [] for k in ("zf", "pf", "fr", "zg", "pg", "zs", "ps", "sp", "ov", "ri", "rz", "rr", "pzr", "pfr",
-                             "pfs")}
+                             "pfs", "ob")}
         for r in range(repeats):  # interleaved, so that both sides see the same machine
             print(f"  {t} thread(s), repeat {r + 1}/{repeats}", file=sys.stderr, flush=True)
             zf, pf = ours("forward", t, batches, repeats), peer_fwd(t)
@@ -142,7 +142,7 @@ def main():
                          "batches")
             if not any("openblas" in p for p in pf["blas"]):
                 sys.exit(f"bert.py: the peer's torch did not load OpenBLAS (BLAS libraries mapped: {pf['blas']})")
-            zs = ours("step", t, steps)
+            zs, zb = ours("step", t, steps), ours("step", t, steps, 1, "bias,LayerNorm")
             pz, pfo = peer("zo", t), peer("fo", t)
             ri, rz = ours("rss-infer", t, rss_steps), ours("rss-zo", t, rss_steps)
             m["zf"].append(float(zf["tok_s"]))
@@ -154,6 +154,7 @@ def main():
             m["ps"].append(pz["ms_per_step"])
             m["sp"].append(pz["ms_per_step"] / float(zs["step_ms"]))
             m["ov"].append(100 * (float(zs["ratio"]) - 1))
+            m["ob"].append(100 * (float(zb["ratio"]) - 1))
             m["ri"].append(float(ri["peak_rss_mib"]))
             m["rz"].append(float(rz["peak_rss_mib"]))
             m["rr"].append(float(rz["peak_rss_mib"]) / float(ri["peak_rss_mib"]))
@@ -169,7 +170,7 @@ def main():
     cols = [("thr", None, None), ("zeroth fwd tok/s", "zf", ".0f"), ("peer fwd tok/s", "pf", ".0f"),
             ("ratio", "fr", ".2f"), ("zeroth GEMM GF/s", "zg", ".1f"), ("torch GEMM GF/s", "pg", ".1f"),
             ("zeroth ZO ms/step", "zs", ".0f"), ("peer ZO ms/step", "ps", ".0f"), ("speed-up", "sp", ".2f"),
-            ("overhead %", "ov", ".1f"), ("zeroth RSS infer MiB", "ri", ".0f"), ("zeroth RSS ZO MiB", "rz", ".0f"),
+            ("overhead %", "ov", ".1f"), ("BitFit overhead %", "ob", ".1f"), ("zeroth RSS infer MiB", "ri", ".0f"), ("zeroth RSS ZO MiB", "rz", ".0f"),
             ("ZO/infer", "rr", ".3f"), ("peer ZO RSS MiB", "pzr", ".0f"), ("peer FO RSS MiB", "pfr", ".0f"),
             ("peer FO ms/step", "pfs", ".0f")]
     table = [[str(t)] + [cell(m[key], f) for _, key, f in cols[1:]] for t, m in rows]
@@ -183,7 +184,8 @@ def main():
           f"over {repeats} repeats [min-max]. Forward: {batches} batches of {BATCH} sentences (real tokens counted; "
           f"zeroth packs ragged batches, the peer pads). GEMM: [128 x 384] x [384 x 1536]. Steps: zeroth {steps} "
           f"ZO-SGD steps per repeat (median), each alternated with two plain forward losses on its batch "
-          f"(overhead: median of step / two forwards - 1); the peer {peer_steps} steps, k = {K}, lr {LR}, eps {EPS}, "
+          f"(overhead: median of step / two forwards - 1; BitFit: the same with only the biases and LayerNorms trained, "
+          f"30,720 parameters, the main job's setting); the peer {peer_steps} steps, k = {K}, lr {LR}, eps {EPS}, "
           f"--eval 16. RSS: peak of separate processes, {rss_steps} steps each. Load average at start "
           f"{load0[0]:.2f}, at end {load1[0]:.2f} ({load1[1]:.2f} over 5 min) on {os.cpu_count()} CPUs.")
     targets = [("ZO step >= 2.5x faster than the peer", "sp", lambda x: x >= 2.5),

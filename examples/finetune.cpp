@@ -55,7 +55,8 @@ struct Args {
   std::size_t k = 512, batch = 16, eval_examples = 0, directions = 1, max_length = 128;
   std::uint64_t steps = 1000, eval_every = 250, checkpoint_every = 0, seed = 0, collapse_steps = 20;
   double lr = 1e-4, eps = 1e-3, weight_decay = 0.0, temperature = 0.05, collapse_tolerance = 2e-3;
-  std::string direction = "gaussian", train_only, freeze, tune = "all";
+  std::string direction = "gaussian", train_only, freeze, tune = "all", lr_scheduler = "constant";
+  std::uint64_t warmup_steps = 0;
   int threads = 0;
   bool resume = false, overwrite = false, bf16 = false, batch_invariant = false;
   int lora_rank = 0, prefix_tokens = 0;
@@ -135,6 +136,8 @@ io::Settings settings_of(const Args& a, const tasks::TaskSpec* spec) {
   s.set("bf16", a.bf16).set("rounding", a.rounding).set("collapse_steps", a.collapse_steps);
   s.set("collapse_tolerance", a.collapse_tolerance);
   if (a.batch_invariant) s.set("batch_invariant", true);  // other bits (absent from older runs' settings)
+  if (a.lr_scheduler != "constant") s.set("lr_scheduler", a.lr_scheduler);
+  if (a.warmup_steps > 0) s.set("warmup_steps", a.warmup_steps);
   if (a.backend != "eigen") s.set("backend", a.backend);
   if (a.method == "hybrid") s.set("hybrid_zo", a.hybrid_zo).set("lr_zo", a.lr_zo);
   if (a.clip_grad_norm > 0) s.set("clip_grad_norm", a.clip_grad_norm);
@@ -371,11 +374,19 @@ int run_with(Opt& opt, const Args& a, Trainer& trainer, Heldout& heldout, Buffer
   return finish_run(run, a, r, ev, before_loss, before_acc, seconds, opt.state().step, st, metric, save_model);
 }
 
+// --lr-scheduler and --warmup-steps as the learning rate's multiplier (decaying to 0 at --steps).
+Schedule lr_schedule_of(const Args& a) {
+  if (a.lr_scheduler == "linear") return Schedule::linear(a.warmup_steps);
+  if (a.lr_scheduler == "cosine") return Schedule::cosine(a.warmup_steps);
+  return Schedule::constant(a.warmup_steps);
+}
+
 // Runs the chosen method over `store`.
 template <class... R>
 int run_method(const Args& a, R&&... rest) {
   const Options o{.learning_rate = a.lr, .epsilon = a.eps, .weight_decay = a.weight_decay, .max_steps = a.steps,
-                  .seed = a.seed, .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
+                  .seed = a.seed, .lr_schedule = lr_schedule_of(a),
+                  .rounding = a.rounding == "stochastic" ? Rounding::stochastic : Rounding::nearest,
                   .threads = a.threads, .evaluate_final = false};
   const Direction d = direction_from_string(a.direction);
   const RGE rge({.directions = static_cast<int>(a.directions), .direction = d});
@@ -390,20 +401,9 @@ int run_method(const Args& a, R&&... rest) {
   return go(HiZOO(o, ThreePointRGE({.direction = d})));
 }
 
-// Restricts training to tensors whose name contains one of --train-only's fragments (all when empty) and none of
-// --freeze's.
+// --train-only / --freeze: BufferStore::train_only over their comma-separated fragments.
 void apply_train_only(BufferStore& store, const std::string& train_only, const std::string& freeze) {
-  const auto only = split_list(train_only), frozen = split_list(freeze);
-  auto any_in = [](const std::vector<std::string>& parts, const std::string& name) {
-    return std::any_of(parts.begin(), parts.end(), [&](auto& p) { return name.find(p) != std::string::npos; });
-  };
-  std::vector<std::pair<std::string, BlockFlags>> flags;
-  for (const Block& b : store.blocks()) {
-    const bool on = (only.empty() || any_in(only, b.name)) && !any_in(frozen, b.name);
-    flags.emplace_back(b.name, BlockFlags{.trainable = on && b.flags.trainable, .decay = b.flags.decay});
-  }
-  for (const auto& [name, f] : flags) store.set_flags(name, f);
-  if (store.dimension() == 0)
+  if (store.train_only(split_list(train_only), split_list(freeze)) == 0)
     throw std::invalid_argument("--train-only '" + train_only + "' / --freeze '" + freeze + "' leave nothing to train");
 }
 
@@ -484,7 +484,10 @@ int run_bert(const Args& a) {
   apply_train_only(store, a.train_only, a.freeze);
   std::printf("model %s: BERT, %d layers, hidden %d; training %zu parameters (%s)\n", a.model.c_str(),
               encoder.config().num_hidden_layers, encoder.config().hidden_size, store.dimension(),
-              a.tune == "head" ? "the head alone" : a.lora_rank > 0 ? "LoRA adapters" : "the whole encoder");
+              a.tune == "head"                             ? "the head alone"
+              : a.lora_rank > 0                            ? "LoRA adapters"
+              : a.train_only.empty() && a.freeze.empty()   ? "the whole encoder"
+                                                           : "the tensors --train-only / --freeze select");
   return run_method(a, trainer, evaluator, store, settings_of(a, &spec), "accuracy", [&](io::RunFolder& run) {
     bert::save_model_folder(encoder, a.model, run.file("model"));
   });
@@ -637,6 +640,11 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--eps", a.eps, "perturbation scale")->capture_default_str()->check(number_above(0, false));
   app.add_option("--weight-decay", a.weight_decay, "weight decay (biases and norms exempt)")->capture_default_str()
       ->check(number_above(0, true));
+  app.add_option("--lr-scheduler", a.lr_scheduler, "the learning rate over the run: constant, or linear or cosine "
+                                                   "decay to 0 at --steps (ZO methods)")
+      ->capture_default_str()->check(CLI::IsMember({"constant", "linear", "cosine"}));
+  app.add_option("--warmup-steps", a.warmup_steps, "steps of a linear ramp of the learning rate from 0 (ZO methods)")
+      ->capture_default_str()->check(kWholeNumber);
   app.add_option("--batch", a.batch, "examples per step")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--directions", a.directions, "directions q per step")->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--direction", a.direction, "gaussian, rademacher or sphere")
@@ -647,7 +655,8 @@ int run_main(Args& a, Ranks& ranks, int argc, char** argv) {
   app.add_option("--temperature", a.temperature, "BERT: logits are cosine similarities over this")
       ->capture_default_str()->check(number_above(0, false));
   app.add_option("--max-length", a.max_length, "BERT: tokens per input")->capture_default_str()->check(CLI::Range(2, 512));
-  app.add_option("--train-only", a.train_only, "train only tensors whose name contains one of these (comma-separated)");
+  app.add_option("--train-only", a.train_only, "train only tensors whose name contains one of these (comma-separated), e.g. "
+                                               "bias,LayerNorm (BitFit: the biases and norms, the main job's choice)");
   app.add_option("--freeze", a.freeze, "freeze tensors whose name contains one of these (comma-separated), e.g. "
                                        "word_embeddings: a lookup table's rows outside a batch only gather noise");
   app.add_option("--seed", a.seed, "seed of sampling and directions")->capture_default_str()->check(kWholeNumber);

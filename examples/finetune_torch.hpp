@@ -120,6 +120,8 @@ int run_bert_torch(const Args& a) {
   auto save = [&](io::RunFolder& run) { libtorch::save_model_folder(encoder, a.model, run.file("model")); };
   const io::Settings st = settings_of(a, &spec);
   if (!is_first_order(a.method)) return run_method(a, trainer, evaluator, store, st, "accuracy", save);
+  if (a.lr_scheduler != "constant" || a.warmup_steps > 0)
+    throw std::invalid_argument("--lr-scheduler / --warmup-steps apply to the ZO methods, not --method " + a.method);
   auto closure = [&](std::span<const std::size_t> batch) { return [&trainer, batch] { return trainer.loss_tensor(batch); }; };
   const auto fo = trainer.trainable_parameters();
   if (a.method == "lomo") {

@@ -205,3 +205,20 @@ TEST_CASE("frozen blocks are never touched and sphere norms do not depend on thr
   CHECK(s1 == s2);
   CHECK(s1 / 5000 == Approx(1.0).margin(5 * std::sqrt(2.0 / 5000)));
 }
+
+TEST_CASE("train_only keeps the blocks a fragment names, minus the frozen ones, and never revives a frozen block",
+          "[sweep]") {
+  std::vector<float> w(100), b(10), ln(20), e(1000), fb(5);
+  BufferStore store;
+  store.add("layer.0.dense.weight", w.data(), w.size())
+      .add("layer.0.dense.bias", b.data(), b.size())
+      .add("layer.0.LayerNorm.weight", ln.data(), ln.size())
+      .add("embeddings.word_embeddings.weight", e.data(), e.size())
+      .add("pooler.dense.bias", fb.data(), fb.size(), {.trainable = false});
+  CHECK(store.train_only({"bias", "LayerNorm"}) == 30);  // BitFit; the pooler's bias was frozen and stays so
+  CHECK_FALSE(store.block("layer.0.dense.weight").flags.trainable);
+  CHECK_FALSE(store.block("pooler.dense.bias").flags.trainable);
+  CHECK(store.chunks().size() == 2);
+  CHECK(store.train_only({}, {"LayerNorm"}) == 10);  // an empty list keeps every trainable block
+  CHECK(store.train_only({"word_embeddings"}) == 0);
+}

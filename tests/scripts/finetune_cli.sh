@@ -121,6 +121,16 @@ if ! grep -q '"status": "ok"' "$work/healthy/summary.json" || ! grep -q '"warnin
   echo "FAIL: a healthy run's summary.json"; fails=$((fails + 1))
 fi
 
+# --lr-scheduler linear --warmup-steps 2 over 6 steps: metrics.jsonl's lr ramps up to --lr (1/3, 2/3 of it), then
+# decays to 0 at the last step; an unknown scheduler is refused naming the choices.
+expect 0 "done (reached max_steps = 6)" "${llama[@]}" "${data[@]}" "${small[@]}" --steps 6 --lr 3e-4 \
+  --lr-scheduler linear --warmup-steps 2 --out "$work/sched"
+lrs=$(grep -o '"lr":[^,]*' "$work/sched/metrics.jsonl" | cut -d: -f2 | tr '\n' ' ')
+if [ "$lrs" != "0.0001 0.0002 0.0003 0.0002 0.0001 0 " ]; then
+  echo "FAIL: --lr-scheduler linear --warmup-steps 2: metrics.jsonl's lr per step is '$lrs'"; fails=$((fails + 1))
+fi
+expect 105 "--lr-scheduler: step not in {constant,linear,cosine}" "${llama[@]}" --lr-scheduler step --out o
+
 # --backend torch and the first-order methods: told where they do not apply; a short LOMO run writes its files.
 bert=(--model "$shared/models/all-MiniLM-L6-v2")
 expect 2 "runs BERT model folders" "${llama[@]}" --method lomo "${small[@]}" --out o
@@ -129,6 +139,8 @@ if ! grep -q '^ZEROTH_WITH_TORCH:BOOL=ON' "$1/CMakeCache.txt"; then
 else
   expect 2 "--method lomo back-propagates: add --backend torch" "${bert[@]}" --method lomo "${small[@]}" --out o
   expect 2 "--objective accuracy has no gradient" "${bert[@]}" "${data[@]}" --backend torch --method adalomo --objective accuracy "${small[@]}" --out "$work/acc"
+  expect 2 "--lr-scheduler / --warmup-steps apply to the ZO methods, not --method lomo" "${bert[@]}" "${data[@]}" \
+    --backend torch --method lomo --lr-scheduler cosine "${small[@]}" --out "$work/fosched"
   # --resume continues a first-order run bit for bit: killed with SIGKILL once it holds a checkpoint, then resumed,
   # it ends with the uninterrupted run's model, evaluations and losses (each method's state in the checkpoint).
   fo_resume() {

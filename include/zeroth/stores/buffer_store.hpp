@@ -71,6 +71,19 @@ class BufferStore {
     rebuild_chunks();
   }
 
+  /// Keeps training only the blocks whose name contains one of `only`'s fragments (every block when `only` is
+  /// empty) and none of `frozen`'s; a block already frozen stays frozen. BitFit, the biases and norms of a BERT:
+  /// store.train_only({"bias", "LayerNorm"}). Returns the new dimension().
+  std::size_t train_only(const std::vector<std::string>& only, const std::vector<std::string>& frozen = {}) {
+    auto any_in = [](const std::vector<std::string>& parts, const std::string& name) {
+      return std::any_of(parts.begin(), parts.end(), [&](const auto& p) { return name.find(p) != name.npos; });
+    };
+    for (Block& b : blocks_)
+      b.flags.trainable = b.flags.trainable && (only.empty() || any_in(only, b.name)) && !any_in(frozen, b.name);
+    rebuild_chunks();
+    return dimension_;
+  }
+
  private:
   void rebuild_chunks() {
     chunks_.clear();
