@@ -142,7 +142,7 @@ def main():
                          "batches")
             if not any("openblas" in p for p in pf["blas"]):
                 sys.exit(f"bert.py: the peer's torch did not load OpenBLAS (BLAS libraries mapped: {pf['blas']})")
-            zs, zb = ours("step", t, steps), ours("step", t, steps, 1, "bias,LayerNorm")
+            zs, zb = ours("step", t, steps), ours("step", t, steps, 1, "bias", "LayerNorm")
             pz, pfo = peer("zo", t), peer("fo", t)
             ri, rz = ours("rss-infer", t, rss_steps), ours("rss-zo", t, rss_steps)
             m["zf"].append(float(zf["tok_s"]))

@@ -8,8 +8,8 @@
 //   step      N ZO-SGD steps (make_store over a SentenceClassifier of k=512 per class, BackendObjective batch 16,
 //             lr 1e-5, eps 1e-3) alternated with two plain classifier.loss() calls on each step's batch: the medians
 //             of each and of their paired ratio (step / two forward passes), as llm_bench's "overhead" mode.
-//             A 7th argument (e.g. bias,LayerNorm: BitFit, the main job's) trains only the tensors whose name
-//             contains one of its comma-separated fragments.
+//             Further arguments (e.g. bias LayerNorm: BitFit, the main job's) train only the tensors whose name
+//             contains one of them.
 //   rss-infer N steps of two forward losses at batch 16, nothing else: peak RSS.
 //   rss-zo    N ZO-SGD steps on the same batches: peak RSS.
 // OpenMP threads: omp_set_num_threads(THREADS) (and Options::threads). Prints one line of key=value.
@@ -132,15 +132,7 @@ int main(int argc, char** argv) try {
   const auto shots = tasks::sample_k_shot(train, 2, kShots, 0).items;
   bert::SentenceClassifier classifier(encoder, tokenizer, shots, {.max_length = kMaxLength});
   BufferStore store = make_store(classifier);
-  if (argc > 7) {  // the fine-tuner's --train-only: the tensors whose name contains one of the fragments
-    std::vector<std::string> parts;
-    for (std::string rest = argv[7]; !rest.empty();) {
-      const auto comma = rest.find(',');
-      parts.push_back(rest.substr(0, comma));
-      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-    }
-    store.train_only(parts);
-  }
+  if (argc > 7) store.train_only({argv + 7, argv + argc});  // the fine-tuner's --train-only fragments
   BackendObjective objective(classifier, classifier.size(), kBatch, 0);
   const Options o{.learning_rate = 1e-5, .epsilon = 1e-3, .max_steps = 1u << 30, .threads = threads};
   auto run = ZOSGD(o).run(store);
