@@ -383,9 +383,9 @@ Outcome run_method(P& p, const std::string& m, double lr, std::uint64_t seed, st
   throw std::invalid_argument("unknown method " + m);
 }
 
-// zeroth's black-box defaults, untuned: zeroth::minimize with nothing but the budget and the seed (FZOO, 8 Rademacher
-// directions, lr 1e-4 cosine-decayed over the budget, epsilon 1e-3), the same settings on every problem: the problem's
-// epsilon and blocks are not used.
+// zeroth's black-box defaults, untuned: zeroth::minimize with nothing but the budget and the seed (CMA-ES at
+// d <= kCMAESMaxDimension, sigma0 1; above, FZOO: 8 Rademacher directions, lr 1e-4 cosine-decayed over the budget,
+// epsilon 1e-3), the same settings on every problem: the problem's epsilon and blocks are not used.
 template <class P>
 struct BufferObjective {  // the black-box form: a function of the buffer, with the problem's batches
   P* p;

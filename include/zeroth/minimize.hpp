@@ -1,6 +1,7 @@
 #pragma once
-// zeroth::minimize: black-box minimization with defaults that need no tuning. FZOO's scale-free step (q one-sided
-// Rademacher directions, the step divided by the spread of their losses) with cosine decay over the evaluation budget.
+// zeroth::minimize: black-box minimization with defaults that need no tuning. Up to kCMAESMaxDimension coordinates,
+// CMA-ES at its tutorial defaults; above, FZOO's scale-free step (q one-sided Rademacher directions, the step divided
+// by the spread of their losses) with cosine decay over the evaluation budget.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -11,35 +12,71 @@
 
 #include <Eigen/Core>
 
+#include "zeroth/evolution/cmaes.hpp"
 #include "zeroth/methods.hpp"
 
 namespace zeroth {
+
+/// Which method zeroth::minimize runs.
+enum class BlackBoxMethod {
+  automatic,  ///< CMA-ES at d <= kCMAESMaxDimension, FZOO above
+  cmaes,      ///< CMA-ES (CMAES): learns the coordinates' coupling; O(d^2) memory, O(d^3) per eigendecomposition
+  fzoo,       ///< FZOO: O(d) work per evaluation and no state; for large d and minibatch noise
+};
+
+/// Up to this dimension BlackBoxMethod::automatic picks CMA-ES: its covariance (d^2 doubles, 320 KB here) and
+/// decompositions are cheap beside an evaluation, and it is the stronger method on the convergence benchmark's d <= 100
+/// problems; FZOO is the stronger at its d >= 10^4 ones, where a full covariance cannot be held.
+inline constexpr std::size_t kCMAESMaxDimension = 200;
 
 /// The few settings of zeroth::minimize. Only the budget is required; the defaults are the ones bench/convergence.py
 /// measures, unchanged, on every problem (README "Convergence").
 struct MinimizeOptions {
   /// The budget (required): calls of f, the final evaluation included; the run stops at a step boundary within it.
   std::uint64_t max_evaluations = 0;
+  BlackBoxMethod method = BlackBoxMethod::automatic;
+  /// CMA-ES's initial step size: the spread of its first samples around x (CMAES::Options::sigma0), for parameters of
+  /// order 1; scale it with yours.
+  double sigma0 = 1.0;
   /// FZOO's rate at the start, cosine-decayed to 0 at the budget. A step moves each coordinate by about
   /// learning_rate / (epsilon sqrt(directions)) (0.035 here) whatever the objective's scale, so the default suits
   /// parameters of order 1; scale it with your parameters' scale.
   double learning_rate = 1e-4;
-  double epsilon = 1e-3;  ///< perturbation scale; larger for a piecewise-constant objective (it must see a change)
-  int directions = 8;     ///< q one-sided directions per step from one base evaluation: q + 1 evaluations a step
+  double epsilon = 1e-3;  ///< FZOO's perturbation scale; larger for a piecewise-constant objective (it must see one)
+  int directions = 8;     ///< FZOO's q one-sided directions per step from one base evaluation: q + 1 evaluations a step
   std::uint64_t seed = 0;
   std::vector<double> lower_bounds{}, upper_bounds{};  ///< box bounds: one value for all coordinates, or one each
   int parallel_evaluations = 1;  ///< for a thread-safe f: up to this many points of a step at once (same bits)
   int threads = 0;               ///< OpenMP threads of the sweeps; 0 = OpenMP's default
   /// The best point evaluated is returned (x holds it; memory: one more copy of x). Turn off for a noisy objective,
-  /// whose best single evaluation is a low outlier.
+  /// whose best single evaluation is a low outlier (x then holds FZOO's last iterate or CMA-ES's final mean).
   bool keep_best = true;
 };
 
 namespace detail {
-inline FZOO black_box_optimizer(const MinimizeOptions& o) {
+inline void check_budget(const MinimizeOptions& o) {
   if (o.max_evaluations == 0)
     throw std::invalid_argument("zeroth::minimize: 'max_evaluations' must be set: the budget, in calls of f, over "
                                 "which the rate decays");
+}
+
+inline bool use_cmaes(const MinimizeOptions& o, std::size_t d) {
+  check_budget(o);
+  return o.method == BlackBoxMethod::cmaes || (o.method == BlackBoxMethod::automatic && d <= kCMAESMaxDimension);
+}
+
+inline CMAES black_box_cmaes(const MinimizeOptions& o) {
+  return CMAES({.sigma0 = o.sigma0,
+                .max_evaluations = o.max_evaluations,
+                .seed = o.seed,
+                .lower_bounds = o.lower_bounds,
+                .upper_bounds = o.upper_bounds,
+                .parallel_evaluations = o.parallel_evaluations,
+                .keep_best = o.keep_best});
+}
+
+inline FZOO black_box_optimizer(const MinimizeOptions& o) {
+  check_budget(o);
   return FZOO({.learning_rate = o.learning_rate,
                .epsilon = o.epsilon,
                .max_steps = ~std::uint64_t{0},  // the budget decides
@@ -58,14 +95,16 @@ inline FZOO black_box_optimizer(const MinimizeOptions& o) {
 
 /// Minimizes f over the values of x in place, within o.max_evaluations calls, and returns the Result (best loss, its
 /// step, the status; x holds the best point evaluated unless keep_best is off). f is a black box over a float or
-/// double buffer: f(std::span<const T>), f(const T*, std::size_t) or f(const T*) (a C function). The divergence guard
-/// is on (Options::divergence: a step loss above 100x the first ends the run at the best point); callbacks as for
-/// Optimizer::minimize.
+/// double buffer: f(std::span<const T>), f(const T*, std::size_t) or f(const T*) (a C function). CMA-ES or FZOO as
+/// o.method says; FZOO's divergence guard is on (Options::divergence: a step loss above 100x the first ends the run at
+/// the best point). Callbacks see each step (a CMA-ES generation) as for Optimizer::minimize.
 ///   double rosenbrock(const double* x, std::size_t n);
 ///   std::vector<double> x(100, 0.0);
 ///   zeroth::Result r = zeroth::minimize(rosenbrock, x.data(), x.size(), {.max_evaluations = 20000});
 template <class F, FlatScalar T, class... Callbacks>
 Result minimize(F&& f, std::span<T> x, const MinimizeOptions& o, Callbacks&&... callbacks) {
+  if (detail::use_cmaes(o, x.size()))
+    return detail::black_box_cmaes(o).minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
   FZOO opt = detail::black_box_optimizer(o);
   return opt.minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
 }
@@ -80,6 +119,8 @@ Result minimize(F&& f, T* x, std::size_t n, const MinimizeOptions& o, Callbacks&
 template <class F, class Derived, class... Callbacks>
   requires std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived>
 Result minimize(F&& f, Derived& x, const MinimizeOptions& o, Callbacks&&... callbacks) {
+  if (detail::use_cmaes(o, static_cast<std::size_t>(x.size())))
+    return detail::black_box_cmaes(o).minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
   FZOO opt = detail::black_box_optimizer(o);
   return opt.minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
 }

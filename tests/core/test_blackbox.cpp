@@ -556,12 +556,13 @@ TEST_CASE("bounded runs replay and resume bit for bit", "[blackbox][bounds][repl
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("zeroth::minimize: FZOO with the rate cosine-decayed over the budget, the same steps as spelled out",
+TEST_CASE("zeroth::minimize with FZOO: the rate cosine-decayed over the budget, the same steps as spelled out",
           "[blackbox][minimize]") {
   std::vector<double> x(kDim, 0.0), y(kDim, 0.0);
   std::vector<double> rates;
   auto record = [&](const StepInfo& s) { rates.push_back(s.learning_rate); };
-  const Result r = zeroth::minimize(c_quadratic, x.data(), x.size(), {.max_evaluations = 181, .seed = 5}, record);
+  const Result r = zeroth::minimize(c_quadratic, x.data(), x.size(),
+                                    {.max_evaluations = 181, .method = BlackBoxMethod::fzoo, .seed = 5}, record);
   // 9 evaluations a step (8 directions + the base point), the final one kept: 20 steps in 181.
   CHECK(r.status == Status::max_evaluations);
   CHECK(r.evaluations <= 181);
@@ -587,7 +588,7 @@ TEST_CASE("zeroth::minimize: FZOO with the rate cosine-decayed over the budget, 
   // Eigen and span forms too; the budget is required.
   Eigen::VectorXd e = Eigen::VectorXd::Zero(kDim);
   zeroth::minimize([](const Eigen::VectorXd& v) { return quadratic(v.data(), std::size_t(v.size())); }, e,
-                   {.max_evaluations = 181, .seed = 5});
+                   {.max_evaluations = 181, .method = BlackBoxMethod::fzoo, .seed = 5});
   CHECK(std::memcmp(e.data(), y.data(), sizeof(double) * kDim) == 0);
   CHECK_THROWS_WITH(zeroth::minimize(c_quadratic, std::span<double>(x), {}), Catch::Contains("max_evaluations"));
 }

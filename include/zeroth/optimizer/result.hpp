@@ -19,6 +19,7 @@ enum class Status {
   collapsed,         ///< the objective stopped responding to the parameters (CollapseDetector)
   rank_failed,       ///< a process of a distributed run failed to evaluate (it threw): the step was rolled back
   non_finite_gradient,  ///< a first-order method's gradient held a NaN or an infinity: no parameter moved
+  converged,         ///< CMA-ES's samples shrank below CMAES::Options::tolerance
 };
 
 inline const char* to_string(Status s) {
@@ -32,6 +33,7 @@ inline const char* to_string(Status s) {
     case Status::collapsed: return "collapsed";
     case Status::rank_failed: return "rank_failed";
     case Status::non_finite_gradient: return "non_finite_gradient";
+    case Status::converged: return "converged";
   }
   return "?";
 }
@@ -81,7 +83,8 @@ struct Result {
   double seconds = 0.0;
 
   bool ok() const noexcept {
-    return status == Status::max_steps || status == Status::stopped || status == Status::max_evaluations;
+    return status == Status::max_steps || status == Status::stopped || status == Status::max_evaluations ||
+           status == Status::converged;
   }
 };
 
