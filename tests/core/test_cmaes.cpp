@@ -208,9 +208,22 @@ TEST_CASE("CMA-ES stops when its samples no longer differ, and when every loss i
   CHECK(h.best_loss == Approx(1.25).margin(1e-3));
   // ...a generation with nothing finite does.
   auto nan = [](const double*, std::size_t) { return NAN; };
-  const Result n = CMAES({.max_evaluations = 3000}).minimize(nan, x.data(), x.size());
+  std::uint64_t calls = 0;
+  Eigen::VectorXd e = Eigen::VectorXd::Constant(4, 0.75);
+  auto nan_reading_x = [&] {  // f() reads x, so x is overwritten by every sample; it must come back
+    ++calls;
+    return NAN;
+  };
+  const Result n = CMAES({.max_evaluations = 8}).minimize(nan_reading_x, e);
   CHECK(n.status == Status::non_finite_loss);
   CHECK(n.steps == 1);
+  CHECK(calls == 8);  // lambda = 8 at d = 4, and no evaluation past the budget
+  CHECK(n.evaluations == 8);
+  CHECK(std::isnan(n.loss));
+  CHECK_FALSE(n.best_restored);
+  CHECK((e.array() == 0.75).all());
+  const Result m = CMAES({.max_evaluations = 3000}).minimize(nan, x.data(), x.size());
+  CHECK(m.status == Status::non_finite_loss);
 }
 
 TEST_CASE("zeroth::minimize runs CMA-ES up to kCMAESMaxDimension coordinates and FZOO above", "[cmaes][minimize]") {

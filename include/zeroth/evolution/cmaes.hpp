@@ -336,7 +336,10 @@ class CMAES {
       std::copy(best.begin(), best.end(), x.begin());
       r.loss = r.best_loss;
       r.best_restored = true;
-    } else {
+    } else if (o_.keep_best) {  // nothing finite was evaluated: x back at the mean (the start), no evaluation left
+      write(x, m_);
+      r.loss = r.last_loss = NAN;
+    } else {  // the final mean, on the evaluation reserved for it
       write(x, m_);
       auto& p = points.front();
       std::copy(x.begin(), x.end(), data_of(p));
