@@ -149,6 +149,30 @@ TEST_CASE("CMA-ES: same seed same bits, parallel evaluations the same bits, anot
   CHECK(ld != la);
 }
 
+TEST_CASE("CMA-ES ask/tell takes the same samples and steps as minimize()", "[cmaes]") {
+  std::vector<double> x(6, 1.0);
+  CMAES a({.max_evaluations = 10 * 9, .seed = 2});  // lambda = 4 + floor(3 ln 6) = 9: 10 generations
+  a.minimize(rosenbrock, x.data(), x.size());
+  CMAES b({.max_evaluations = 1, .seed = 2});  // the budget is minimize()'s alone
+  const std::vector<double> x0(6, 1.0);
+  b.start(std::span<const double>(x0));
+  std::vector<double> losses(9);
+  for (int g = 0; g < 10; ++g) {
+    const Eigen::MatrixXd& X = b.ask();
+    REQUIRE(X.cols() == 9);
+    CHECK(&b.ask() == &X);  // asking again: the same samples
+    for (int k = 0; k < 9; ++k) losses[k] = rosenbrock(X.col(k).data(), 6);
+    b.tell(losses);
+  }
+  CHECK(b.generation() == 10);
+  CHECK(std::memcmp(a.mean().data(), b.mean().data(), sizeof(double) * 6) == 0);
+  CHECK(a.sigma() == b.sigma());
+  CHECK_THROWS_WITH(b.tell(losses), Catch::Contains("tell() without ask()"));
+  b.ask();
+  CHECK_THROWS_WITH(b.tell(std::vector<double>(3)), Catch::Contains("needs 9 losses (got 3)"));
+  CHECK_THROWS_WITH(CMAES({.max_evaluations = 1}).ask(), Catch::Contains("ask() before start()"));
+}
+
 TEST_CASE("CMA-ES keeps every sample inside the box and finds an optimum on its boundary", "[cmaes][bounds]") {
   bool outside = false;
   auto f = [&](std::span<const float> s) {
@@ -171,6 +195,8 @@ TEST_CASE("CMA-ES keeps every sample inside the box and finds an optimum on its 
   std::vector<float> bad(6, 5.0f);
   CHECK_THROWS_WITH(CMAES({.max_evaluations = 100, .upper_bounds = {1.0}}).minimize(f, std::span<float>(bad)),
                     Catch::Contains("outside the bounds: element 0"));
+  CHECK_THROWS_WITH(CMAES({.max_evaluations = 100, .upper_bounds = {1.0, 2.0}}).minimize(f, std::span<float>(bad)),
+                    Catch::Contains("'upper_bounds' of CMAES::Options has 2 values"));
 }
 
 TEST_CASE("CMA-ES: the Eigen overloads take the same steps as the span one; errors name the option", "[cmaes]") {

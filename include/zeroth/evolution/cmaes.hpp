@@ -83,6 +83,48 @@ class CMAES {
                ? o_.population
                : 4 + static_cast<int>(std::floor(3.0 * std::log(static_cast<double>(std::max<std::size_t>(d, 1)))));
   }
+  /// ask/tell, pycma's interface, for evaluations the caller schedules: start(x0); then each generation ask() gives
+  /// the lambda samples as the columns of a d x lambda matrix, and tell(losses) takes their losses in that order (a
+  /// non-finite one ranks last). The same samples and updates as minimize(), which runs on them.
+  ///   es.start(std::span<const double>(x0));
+  ///   for (int g = 0; g < 100; ++g) {
+  ///     const Eigen::MatrixXd& X = es.ask();
+  ///     for (int k = 0; k < X.cols(); ++k) losses[k] = f(X.col(k).data(), X.rows());
+  ///     es.tell(losses);
+  ///   }
+  template <FlatScalar T>
+  void start(std::span<const T> x0) {
+    const std::size_t d = x0.size();
+    if (d == 0) throw std::invalid_argument("zeroth::CMAES: the parameters are empty");
+    if (auto e = detail::check_bounds(o_.lower_bounds, o_.upper_bounds, d, "CMAES::Options"); !e.empty())
+      throw std::invalid_argument("zeroth: " + e);
+    for (std::size_t i = 0; i < d; ++i)
+      if (!(x0[i] >= lo(i) && x0[i] <= hi(i)))
+        throw std::invalid_argument("zeroth::CMAES: the starting point lies outside the bounds: element " +
+                                    std::to_string(i) + " is " + std::to_string(double(x0[i])));
+    setup(d, population(d));
+    for (std::size_t i = 0; i < d; ++i) m_[static_cast<Eigen::Index>(i)] = static_cast<double>(x0[i]);
+  }
+  /// The samples of the current generation (d x lambda); asking again before tell() gives the same ones.
+  const Eigen::MatrixXd& ask() {
+    if (m_.size() == 0) throw std::logic_error("zeroth::CMAES: ask() before start()");
+    if (!asked_) sample(generation_);
+    asked_ = true;
+    return X_;
+  }
+  /// Their losses, in the order of ask()'s columns: updates the distribution and moves to the next generation.
+  void tell(std::span<const double> losses) {
+    if (!asked_) throw std::logic_error("zeroth::CMAES: tell() without ask()");
+    if (losses.size() != static_cast<std::size_t>(lambda_))
+      throw std::invalid_argument("zeroth::CMAES: tell() needs " + std::to_string(lambda_) + " losses (got " +
+                                  std::to_string(losses.size()) + ")");
+    update(generation_, losses);
+    asked_ = false;
+    ++generation_;
+  }
+  /// Generations told since start().
+  std::uint64_t generation() const noexcept { return generation_; }
+
   /// The distribution after the last minimize(): mean, step size, covariance.
   const Eigen::VectorXd& mean() const noexcept { return m_; }
   double sigma() const noexcept { return sigma_; }
@@ -164,6 +206,12 @@ class CMAES {
     // Decompose C again once the updates since the last one could have changed it by about a tenth.
     eigen_every_ = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(1 / ((c1_ + cmu_) * d_ * 10)));
     sigma_ = o_.sigma0;
+    generation_ = 0;
+    asked_ = false;
+    m_ = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(d));
+    X_.resize(static_cast<Eigen::Index>(d), lambda);
+    Y_.resize(static_cast<Eigen::Index>(d), lambda);
+    Z_.resize(static_cast<Eigen::Index>(d), lambda);
     C_ = Eigen::MatrixXd::Identity(d, d);
     B_ = C_;
     D_ = Eigen::VectorXd::Ones(d);
@@ -177,33 +225,35 @@ class CMAES {
     return o_.upper_bounds.empty() ? INFINITY : o_.upper_bounds[o_.upper_bounds.size() == 1 ? 0 : i];
   }
 
-  // Samples generation g into Y (steps y = B D z) and Z (z), projected into the box where there is one.
-  void sample(std::uint64_t g, Eigen::MatrixXd& Y, Eigen::MatrixXd& Z) const {
+  // Samples generation g: X = m + sigma Y with Y = B D z (projected into the box where there is one), and Z.
+  void sample(std::uint64_t g) {
     const std::size_t d = static_cast<std::size_t>(m_.size());
     std::vector<float> groups((d + random::kGroup - 1) / random::kGroup * random::kGroup);
-    const bool box = boxed();
     for (int k = 0; k < lambda_; ++k) {
       const std::uint64_t seed = random::step_seed(o_.seed, g, static_cast<std::uint32_t>(k));
       for (std::size_t gr = 0; gr < groups.size() / random::kGroup; ++gr)
         random::gaussian_group(seed, 0, gr, groups.data() + gr * random::kGroup);
-      for (std::size_t i = 0; i < d; ++i) Z(static_cast<Eigen::Index>(i), k) = groups[i];
-      Y.col(k).noalias() = B_ * D_.cwiseProduct(Z.col(k));
-      if (!box) continue;
+      for (std::size_t i = 0; i < d; ++i) Z_(static_cast<Eigen::Index>(i), k) = groups[i];
+      Y_.col(k).noalias() = B_ * D_.cwiseProduct(Z_.col(k));
+      X_.col(k) = m_ + sigma_ * Y_.col(k);
+      if (!boxed()) continue;
       bool moved = false;
       for (std::size_t i = 0; i < d; ++i) {
         const auto r = static_cast<Eigen::Index>(i);
-        const double v = m_[r] + sigma_ * Y(r, k), c = std::clamp(v, lo(i), hi(i));
+        const double v = X_(r, k), c = std::clamp(v, lo(i), hi(i));
         if (c != v) {
-          Y(r, k) = (c - m_[r]) / sigma_;
+          X_(r, k) = c;
+          Y_(r, k) = (c - m_[r]) / sigma_;
           moved = true;
         }
       }
-      if (moved) Z.col(k).noalias() = D_.cwiseInverse().cwiseProduct(B_.transpose() * Y.col(k));
+      if (moved) Z_.col(k).noalias() = D_.cwiseInverse().cwiseProduct(B_.transpose() * Y_.col(k));
     }
   }
 
   // The tutorial's update from the generation's losses (non-finite ones rank last).
-  void update(std::uint64_t g, const Eigen::MatrixXd& Y, const Eigen::MatrixXd& Z, const std::vector<double>& losses) {
+  void update(std::uint64_t g, std::span<const double> losses) {
+    const Eigen::MatrixXd &Y = Y_, &Z = Z_;
     std::vector<int> order(static_cast<std::size_t>(lambda_));
     std::iota(order.begin(), order.end(), 0);
     auto key = [&](int k) { return std::isfinite(losses[k]) ? losses[k] : INFINITY; };
@@ -249,16 +299,10 @@ class CMAES {
       throw std::invalid_argument("zeroth::CMAES: 'max_evaluations' (" + std::to_string(o_.max_evaluations) +
                                   ") cannot pay for one generation of " + std::to_string(lambda) + " samples" +
                                   (reserve ? " and the final evaluation" : ""));
-    for (std::size_t i = 0; i < d; ++i)
-      if (!(x[i] >= lo(i) && x[i] <= hi(i)))
-        throw std::invalid_argument("zeroth::CMAES: the starting point lies outside the bounds: element " +
-                                    std::to_string(i) + " is " + std::to_string(double(x[i])));
-    setup(d, lambda);
-    m_ = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(x.data(), static_cast<Eigen::Index>(d))
-             .template cast<double>();
+    start(std::span<const T>(x));
     points.assign(static_cast<std::size_t>(lambda), make());
     std::vector<T> best(x.begin(), x.end());
-    auto write = [&](std::span<T> to, const Eigen::VectorXd& v) {
+    auto write = [&](std::span<T> to, const auto& v) {
       for (std::size_t i = 0; i < d; ++i) to[i] = static_cast<T>(v[static_cast<Eigen::Index>(i)]);
     };
     auto data_of = [](auto& p) -> T* { return p.data(); };
@@ -273,7 +317,6 @@ class CMAES {
     (detail::call_begin(callbacks, info), ...);
 
     Result r;
-    Eigen::MatrixXd Y(static_cast<Eigen::Index>(d), lambda), Z(static_cast<Eigen::Index>(d), lambda);
     std::vector<double> losses(static_cast<std::size_t>(lambda));
     const int width = std::min(o_.parallel_evaluations, lambda);
     std::uint64_t g = 0;
@@ -283,8 +326,8 @@ class CMAES {
         break;
       }
       if constexpr (MinibatchObjective<F>) f.next_batch(g);
-      sample(g, Y, Z);
-      for (int k = 0; k < lambda; ++k) write(std::span<T>(data_of(points[k]), d), m_ + sigma_ * Y.col(k));
+      const Eigen::MatrixXd& X = ask();
+      for (int k = 0; k < lambda; ++k) write(std::span<T>(data_of(points[k]), d), X.col(k));
       for (int k = 0; k < lambda; k += width) {
         const int n = std::min(width, lambda - k);
         detail::evaluate_concurrently(n, std::span<double>(losses).subspan(k, n),
@@ -308,7 +351,7 @@ class CMAES {
         r.status = Status::non_finite_loss;
         break;
       }
-      update(g, Y, Z, losses);
+      tell(losses);
       write(x, m_);
       const StepInfo s{.step = g,
                        .seed = o_.seed,
@@ -366,9 +409,10 @@ class CMAES {
   Options o_;
   double d_ = 0, mueff_ = 0, cs_ = 0, ds_ = 0, cc_ = 0, c1_ = 0, cmu_ = 0, chi_ = 0, sigma_ = 0;
   int lambda_ = 0, mu_ = 0;
-  std::uint64_t eigen_every_ = 1;
+  std::uint64_t eigen_every_ = 1, generation_ = 0;
+  bool asked_ = false;
   Eigen::VectorXd w_, m_, D_, pc_, ps_;
-  Eigen::MatrixXd C_, B_;
+  Eigen::MatrixXd C_, B_, X_, Y_, Z_;
 };
 
 }  // namespace zeroth
