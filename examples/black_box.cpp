@@ -1,6 +1,6 @@
 // Black-box optimization out of the box: a C function of a plain buffer and an exact evaluation budget, first with
-// zeroth::minimize's untuned defaults, then a named method with box bounds; the best point evaluated comes back, and
-// a diverging run would stop with Status::diverged instead of running away.
+// zeroth::minimize's untuned defaults (CMA-ES at this d = 50), then a named method with box bounds; the best point
+// evaluated comes back, and a diverging ZO run would stop with Status::diverged instead of running away.
 #include <cmath>
 #include <cstdio>
 #include <vector>

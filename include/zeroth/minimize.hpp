@@ -60,10 +60,19 @@ inline void check_budget(const MinimizeOptions& o) {
                                 "which the rate decays");
 }
 
-inline bool use_cmaes(const MinimizeOptions& o, std::size_t d) {
+/// Whether to run CMA-ES; `step_callbacks`: every callback needs no Run (CMA-ES has none), else FZOO runs at any d.
+inline bool use_cmaes(const MinimizeOptions& o, std::size_t d, bool step_callbacks) {
   check_budget(o);
-  return o.method == BlackBoxMethod::cmaes || (o.method == BlackBoxMethod::automatic && d <= kCMAESMaxDimension);
+  if (o.method == BlackBoxMethod::cmaes && !step_callbacks)
+    throw std::invalid_argument("zeroth::minimize: BlackBoxMethod::cmaes takes callbacks of a StepInfo only; one here "
+                                "takes the run (Checkpointer, TrajectoryRecorder), which only FZOO has");
+  return step_callbacks && (o.method == BlackBoxMethod::cmaes ||
+                            (o.method == BlackBoxMethod::automatic && d <= kCMAESMaxDimension));
 }
+
+/// Runs CMA-ES where use_cmaes() says so (a callback taking the run compiles FZOO alone), else FZOO.
+template <class F, class X, class... Callbacks>
+Result minimize_with(F&& f, X& x, std::size_t d, const MinimizeOptions& o, Callbacks&&... callbacks);
 
 inline CMAES black_box_cmaes(const MinimizeOptions& o) {
   return CMAES({.sigma0 = o.sigma0,
@@ -76,7 +85,6 @@ inline CMAES black_box_cmaes(const MinimizeOptions& o) {
 }
 
 inline FZOO black_box_optimizer(const MinimizeOptions& o) {
-  check_budget(o);
   return FZOO({.learning_rate = o.learning_rate,
                .epsilon = o.epsilon,
                .max_steps = ~std::uint64_t{0},  // the budget decides
@@ -97,16 +105,14 @@ inline FZOO black_box_optimizer(const MinimizeOptions& o) {
 /// step, the status; x holds the best point evaluated unless keep_best is off). f is a black box over a float or
 /// double buffer: f(std::span<const T>), f(const T*, std::size_t) or f(const T*) (a C function). CMA-ES or FZOO as
 /// o.method says; FZOO's divergence guard is on (Options::divergence: a step loss above 100x the first ends the run at
-/// the best point). Callbacks see each step (a CMA-ES generation) as for Optimizer::minimize.
+/// the best point). Callbacks see each step (a CMA-ES generation) as for Optimizer::minimize; one that takes the run
+/// (Checkpointer, TrajectoryRecorder) has FZOO run at any d.
 ///   double rosenbrock(const double* x, std::size_t n);
 ///   std::vector<double> x(100, 0.0);
 ///   zeroth::Result r = zeroth::minimize(rosenbrock, x.data(), x.size(), {.max_evaluations = 20000});
 template <class F, FlatScalar T, class... Callbacks>
 Result minimize(F&& f, std::span<T> x, const MinimizeOptions& o, Callbacks&&... callbacks) {
-  if (detail::use_cmaes(o, x.size()))
-    return detail::black_box_cmaes(o).minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
-  FZOO opt = detail::black_box_optimizer(o);
-  return opt.minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
+  return detail::minimize_with(std::forward<F>(f), x, x.size(), o, std::forward<Callbacks>(callbacks)...);
 }
 
 /// As above, over the n values at x.
@@ -119,10 +125,21 @@ Result minimize(F&& f, T* x, std::size_t n, const MinimizeOptions& o, Callbacks&
 template <class F, class Derived, class... Callbacks>
   requires std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived>
 Result minimize(F&& f, Derived& x, const MinimizeOptions& o, Callbacks&&... callbacks) {
-  if (detail::use_cmaes(o, static_cast<std::size_t>(x.size())))
-    return detail::black_box_cmaes(o).minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
-  FZOO opt = detail::black_box_optimizer(o);
+  return detail::minimize_with(std::forward<F>(f), x, static_cast<std::size_t>(x.size()), o,
+                               std::forward<Callbacks>(callbacks)...);
+}
+
+namespace detail {
+template <class F, class X, class... Callbacks>
+Result minimize_with(F&& f, X& x, std::size_t d, const MinimizeOptions& o, Callbacks&&... callbacks) {
+  constexpr bool step_callbacks = (StepCallback<std::remove_cvref_t<Callbacks>> && ...);
+  if (use_cmaes(o, d, step_callbacks)) {
+    if constexpr (step_callbacks)
+      return black_box_cmaes(o).minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
+  }
+  FZOO opt = black_box_optimizer(o);
   return opt.minimize(std::forward<F>(f), x, std::forward<Callbacks>(callbacks)...);
 }
+}  // namespace detail
 
 }  // namespace zeroth

@@ -2,9 +2,11 @@
 // functions, the exact budget, the best point, bounds, parallel = sequential bits, the overloads and the errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <span>
 #include <vector>
 
@@ -117,9 +119,69 @@ TEST_CASE("CMA-ES spends exactly its budget in whole generations, and reports it
       }
     }
   }
-  std::vector<double> x(7, 2.0);
-  CHECK_THROWS_WITH(CMAES({.max_evaluations = 8}).minimize(sphere, x.data(), x.size()),
-                    Catch::Contains("cannot pay for one generation of 9 samples"));
+  // A budget below one generation (lambda = 9 here), or no generation allowed: x itself is evaluated, once.
+  for (auto o : {CMAES::Options{.max_evaluations = 8}, CMAES::Options{.max_evaluations = 100, .max_steps = 0}}) {
+    std::vector<double> x(7, 2.0);
+    const Result r = CMAES(o).minimize(sphere, x.data(), x.size());
+    CHECK(r.status == (o.max_steps == 0 ? Status::max_steps : Status::max_evaluations));
+    CHECK(r.steps == 0);
+    CHECK(r.evaluations == 1);
+    CHECK(r.loss == 28.0);
+    CHECK(r.best_loss == 28.0);
+    CHECK(r.best_restored);
+    CHECK(x == std::vector<double>(7, 2.0));
+  }
+}
+
+// The tutorial's update (arXiv 1604.00772, table 1, eqs. 39-47, 53) written out again, plainly: three generations of
+// CMAES's ask() told sphere losses must leave the same mean, step size and covariance.
+TEST_CASE("CMA-ES's update is the tutorial's, constant by constant", "[cmaes]") {
+  const int n = 5, lambda = 4 + int(std::floor(3 * std::log(5.0))), mu = lambda / 2;  // lambda = 8
+  Eigen::VectorXd w(lambda);
+  for (int i = 0; i < lambda; ++i) w[i] = std::log((lambda + 1) / 2.0) - std::log(i + 1.0);
+  const double sp = w.head(mu).sum(), sn = -w.tail(lambda - mu).sum();
+  const double mueff = sp * sp / w.head(mu).squaredNorm(), mueffn = sn * sn / w.tail(lambda - mu).squaredNorm();
+  const double c1 = 2 / ((n + 1.3) * (n + 1.3) + mueff);
+  const double cmu = std::min(1 - c1, 2 * (mueff - 2 + 1 / mueff) / ((n + 2) * (n + 2) + 2 * mueff / 2));
+  const double amin = std::min({1 + c1 / cmu, 1 + 2 * mueffn / (mueff + 2), (1 - c1 - cmu) / (n * cmu)});
+  for (int i = 0; i < lambda; ++i) w[i] = i < mu ? w[i] / sp : amin * w[i] / sn;
+  const double cs = (mueff + 2) / (n + mueff + 5), ds = 1 + 2 * std::max(0.0, std::sqrt((mueff - 1) / (n + 1)) - 1) + cs;
+  const double cc = (4 + mueff / n) / (n + 4 + 2 * mueff / n), chi = std::sqrt(n) * (1 - 1.0 / (4 * n) + 1.0 / (21 * n * n));
+
+  Eigen::VectorXd m = Eigen::VectorXd::LinSpaced(n, -1, 1), pc = Eigen::VectorXd::Zero(n), ps = pc;
+  Eigen::MatrixXd C = Eigen::MatrixXd::Identity(n, n);
+  double sigma = 0.7;
+  CMAES es({.sigma0 = 0.7, .max_evaluations = 1, .seed = 4});
+  std::vector<double> x0(m.data(), m.data() + n), losses(lambda);
+  es.start(x0);
+  for (int g = 0; g < 3; ++g) {
+    const Eigen::MatrixXd X = es.ask();
+    REQUIRE(X.cols() == lambda);
+    for (int k = 0; k < lambda; ++k) losses[k] = X.col(k).squaredNorm();
+    es.tell(losses);
+    std::vector<int> order(lambda);
+    for (int k = 0; k < lambda; ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return losses[a] < losses[b]; });
+    const Eigen::MatrixXd isqrt = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(C).operatorInverseSqrt();
+    Eigen::VectorXd yw = Eigen::VectorXd::Zero(n);
+    for (int i = 0; i < mu; ++i) yw += w[i] * (X.col(order[i]) - m) / sigma;
+    Eigen::MatrixXd rank_mu = Eigen::MatrixXd::Zero(n, n);
+    for (int i = 0; i < lambda; ++i) {
+      const Eigen::VectorXd y = (X.col(order[i]) - m) / sigma;
+      const double wo = w[i] >= 0 ? w[i] : w[i] * n / (isqrt * y).squaredNorm();
+      rank_mu += wo * y * y.transpose();
+    }
+    m += sigma * yw;
+    ps = (1 - cs) * ps + std::sqrt(cs * (2 - cs) * mueff) * isqrt * yw;
+    const bool hs = ps.norm() / std::sqrt(1 - std::pow(1 - cs, 2 * (g + 1))) < (1.4 + 2.0 / (n + 1)) * chi;
+    pc = (1 - cc) * pc + (hs ? std::sqrt(cc * (2 - cc) * mueff) : 0.0) * yw;
+    C = (1 + c1 * (hs ? 0.0 : cc * (2 - cc)) - c1 - cmu * w.sum()) * C + c1 * pc * pc.transpose() + cmu * rank_mu;
+    sigma *= std::exp(cs / ds * (ps.norm() / chi - 1));
+    CHECK((es.mean() - m).norm() <= 1e-12 * (1 + m.norm()));
+    CHECK(es.sigma() == Approx(sigma).epsilon(1e-12));
+    CHECK((es.covariance() - C).norm() <= 1e-12 * C.norm());
+  }
+  CHECK(es.generation() == 3);
 }
 
 TEST_CASE("CMA-ES: same seed same bits, parallel evaluations the same bits, another seed other bits", "[cmaes]") {
@@ -170,6 +232,7 @@ TEST_CASE("CMA-ES ask/tell takes the same samples and steps as minimize()", "[cm
   CHECK_THROWS_WITH(b.tell(losses), Catch::Contains("tell() without ask()"));
   b.ask();
   CHECK_THROWS_WITH(b.tell(std::vector<double>(3)), Catch::Contains("needs 9 losses (got 3)"));
+  CHECK_THROWS_WITH(b.tell(std::vector<double>(9, NAN)), Catch::Contains("at least one finite loss"));
   CHECK_THROWS_WITH(CMAES({.max_evaluations = 1}).ask(), Catch::Contains("ask() before start()"));
 }
 
@@ -189,7 +252,22 @@ TEST_CASE("CMA-ES keeps every sample inside the box and finds an optimum on its 
   const Result r = CMAES({.sigma0 = 2.0, .max_evaluations = 4000, .lower_bounds = {-1.0}, .upper_bounds = upper})
                        .minimize(f, std::span<float>(x));
   CHECK_FALSE(outside);
-  CHECK(x[0] == Approx(0.25).margin(1e-3));  // pushed against its upper bound by the 10 (x0 - 1)^2 term
+  CHECK(x[0] == Approx(0.25).margin(1e-3));
+  // A bound that float cannot hold exactly (0.1): rounded inward, every sample and the result stay inside.
+  bool above = false;
+  auto g = [&](std::span<const float> v) {
+    double t = 0;
+    for (float e : v) {
+      above = above || double(e) > 0.1;
+      t += (e - 1.0) * (e - 1.0);
+    }
+    return t;
+  };
+  std::vector<float> z(5, 0.0f);
+  CMAES({.sigma0 = 0.5, .max_evaluations = 2000, .upper_bounds = {0.1}}).minimize(g, std::span<float>(z));
+  CHECK_FALSE(above);
+  for (float e : z) CHECK(double(e) <= 0.1);
+  CHECK(z[0] == Approx(0.1).margin(1e-6));  // pushed against its upper bound by the 10 (x0 - 1)^2 term
   for (std::size_t i = 1; i < x.size(); ++i) CHECK(x[i] == Approx(-1.0).margin(1e-3));
   CHECK(r.ok());
   std::vector<float> bad(6, 5.0f);
@@ -207,6 +285,9 @@ TEST_CASE("CMA-ES: the Eigen overloads take the same steps as the span one; erro
       CMAES({.max_evaluations = 300, .seed = 9}).minimize([](const Eigen::VectorXd& p) { return p.squaredNorm(); }, e);
   CHECK(std::memcmp(e.data(), v.data(), sizeof(double) * 5) == 0);
   CHECK(a.best_loss == b.best_loss);
+  Eigen::VectorXd h = Eigen::VectorXd::Constant(5, 1.5);  // an f taking a non-const reference
+  CMAES({.max_evaluations = 300, .seed = 9}).minimize([](Eigen::VectorXd& p) { return p.squaredNorm(); }, h);
+  CHECK(std::memcmp(h.data(), v.data(), sizeof(double) * 5) == 0);
   Eigen::VectorXd g = Eigen::VectorXd::Constant(5, 1.5);
   const Result c = CMAES({.max_evaluations = 300, .seed = 9}).minimize([&] { return g.squaredNorm(); }, g);
   CHECK(std::memcmp(g.data(), v.data(), sizeof(double) * 5) == 0);
@@ -240,7 +321,11 @@ TEST_CASE("CMA-ES stops when its samples no longer differ, and when every loss i
     ++calls;
     return NAN;
   };
-  const Result n = CMAES({.max_evaluations = 8}).minimize(nan_reading_x, e);
+  bool rolled_back = false;
+  const Result n = CMAES({.max_evaluations = 8}).minimize(nan_reading_x, e,
+                                                          [&](const StepInfo& s) { rolled_back = s.rolled_back; });
+  CHECK(rolled_back);
+  CHECK(n.message.find("every sample of generation 0") != std::string::npos);
   CHECK(n.status == Status::non_finite_loss);
   CHECK(n.steps == 1);
   CHECK(calls == 8);  // lambda = 8 at d = 4, and no evaluation past the budget
@@ -269,6 +354,15 @@ TEST_CASE("zeroth::minimize runs CMA-ES up to kCMAESMaxDimension coordinates and
   r = zeroth::minimize(sphere, x.data(), x.size(), {.max_evaluations = 400, .method = BlackBoxMethod::fzoo},
                        Seen{&per_step});
   CHECK(per_step == 9);
+  // A callback that takes the run (a TrajectoryRecorder) has FZOO run at any d; asking for CMA-ES with one is refused.
+  const auto path = std::filesystem::temp_directory_path() / "zeroth_cmaes_trajectory.bin";
+  x.assign(10, 1.0);
+  r = zeroth::minimize(sphere, x.data(), x.size(), {.max_evaluations = 400}, Seen{&per_step}, TrajectoryRecorder(path));
+  CHECK(per_step == 9);
+  CHECK_THROWS_WITH(zeroth::minimize(sphere, x.data(), x.size(), {.max_evaluations = 400, .method = BlackBoxMethod::cmaes},
+                                     TrajectoryRecorder(path)),
+                    Catch::Contains("only FZOO has"));
+  std::filesystem::remove(path);
   // The defaults, untuned, on Rosenbrock d = 10 from 0 (the convergence benchmark's problem).
   x.assign(10, 0.0);
   r = zeroth::minimize(rosenbrock, x.data(), x.size(), {.max_evaluations = 20000});

@@ -3,12 +3,13 @@
 // strategy with a full covariance matrix, cumulative step-size adaptation and the rank-one and rank-mu updates, at the
 // tutorial's default constants. Derivative-free like the ZO methods, but it learns the problem's shape (the coupling of
 // coordinates) in its covariance: the better black-box method at small d, at O(d^2) memory and an O(d^3)
-// eigendecomposition every few generations (zeroth::minimize picks it up to kCMAESMaxDimension).
+// eigendecomposition every generation or few (zeroth::minimize picks it up to kCMAESMaxDimension).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <stdexcept>
@@ -105,6 +106,10 @@ class CMAES {
     setup(d, population(d));
     for (std::size_t i = 0; i < d; ++i) m_[static_cast<Eigen::Index>(i)] = static_cast<double>(x0[i]);
   }
+  template <FlatScalar T>
+  void start(const std::vector<T>& x0) {
+    start(std::span<const T>(x0));
+  }
   /// The samples of the current generation (d x lambda); asking again before tell() gives the same ones.
   const Eigen::MatrixXd& ask() {
     if (m_.size() == 0) throw std::logic_error("zeroth::CMAES: ask() before start()");
@@ -118,6 +123,8 @@ class CMAES {
     if (losses.size() != static_cast<std::size_t>(lambda_))
       throw std::invalid_argument("zeroth::CMAES: tell() needs " + std::to_string(lambda_) + " losses (got " +
                                   std::to_string(losses.size()) + ")");
+    if (std::none_of(losses.begin(), losses.end(), [](double v) { return std::isfinite(v); }))
+      throw std::invalid_argument("zeroth::CMAES: tell() needs at least one finite loss to rank the samples");
     update(generation_, losses);
     asked_ = false;
     ++generation_;
@@ -158,8 +165,8 @@ class CMAES {
     std::span<T> flat(x.data(), static_cast<std::size_t>(x.size()));
     std::vector<Derived> points;
     auto make = [&] { return Derived(x); };
-    if constexpr (requires { f(std::as_const(x)); }) {
-      auto evaluate = [&](int k) { return static_cast<double>(f(std::as_const(points[k]))); };
+    if constexpr (requires { f(x); }) {
+      auto evaluate = [&](int k) { return static_cast<double>(f(points[k])); };
       return run(f, flat, points, make, evaluate, std::forward<Callbacks>(callbacks)...);
     } else {
       static_assert(requires { f(); }, "zeroth::CMAES: f must take the Eigen object, or nothing (reading it)");
@@ -290,23 +297,27 @@ class CMAES {
   // loss of points[k].
   template <class F, class T, class Points, class Make, class Evaluate, class... Callbacks>
   Result run(F& f, std::span<T> x, Points& points, Make& make, Evaluate& evaluate, Callbacks&&... callbacks) {
+    static_assert((detail::StepCallback<std::remove_cvref_t<Callbacks>> && ...),
+                  "zeroth::CMAES: its callbacks take a StepInfo (on_step(StepInfo), a lambda, on_begin, on_end); one "
+                  "that takes the run (Checkpointer, TrajectoryRecorder) needs an Optimizer's Run");
     const auto t0 = std::chrono::steady_clock::now();
     const std::size_t d = x.size();
-    if (d == 0) throw std::invalid_argument("zeroth::CMAES: the parameters are empty");
-    const int lambda = population(d);
-    const std::uint64_t reserve = o_.keep_best ? 0 : 1;
-    if (o_.max_evaluations < static_cast<std::uint64_t>(lambda) + reserve)
-      throw std::invalid_argument("zeroth::CMAES: 'max_evaluations' (" + std::to_string(o_.max_evaluations) +
-                                  ") cannot pay for one generation of " + std::to_string(lambda) + " samples" +
-                                  (reserve ? " and the final evaluation" : ""));
     start(std::span<const T>(x));
+    const int lambda = lambda_;
     points.assign(static_cast<std::size_t>(lambda), make());
     std::vector<T> best(x.begin(), x.end());
-    auto write = [&](std::span<T> to, const auto& v) {
-      for (std::size_t i = 0; i < d; ++i) to[i] = static_cast<T>(v[static_cast<Eigen::Index>(i)]);
+    auto write = [&](std::span<T> to, const auto& v) {  // rounded to T, inward in a box
+      for (std::size_t i = 0; i < d; ++i) {
+        T c = static_cast<T>(v[static_cast<Eigen::Index>(i)]);
+        if (static_cast<double>(c) < lo(i)) c = std::nextafter(c, std::numeric_limits<T>::infinity());
+        if (static_cast<double>(c) > hi(i)) c = std::nextafter(c, -std::numeric_limits<T>::infinity());
+        to[i] = c;
+      }
     };
     auto data_of = [](auto& p) -> T* { return p.data(); };
 
+    // Without keep_best one evaluation is kept for the final mean; a budget below one generation evaluates x alone.
+    const std::uint64_t reserve = o_.keep_best ? 0 : 1;
     const std::uint64_t generations =
         std::min<std::uint64_t>(o_.max_steps, (o_.max_evaluations - reserve) / static_cast<std::uint64_t>(lambda));
     [[maybe_unused]] const RunInfo info{.dimension = d,
@@ -319,8 +330,8 @@ class CMAES {
     Result r;
     std::vector<double> losses(static_cast<std::size_t>(lambda));
     const int width = std::min(o_.parallel_evaluations, lambda);
-    std::uint64_t g = 0;
-    for (;; ++g) {
+    detail::NoRun no_run;
+    for (std::uint64_t g = 0;; ++g) {
       if (g >= generations) {
         r.status = g >= o_.max_steps ? Status::max_steps : Status::max_evaluations;
         break;
@@ -347,27 +358,32 @@ class CMAES {
         }
       }
       r.steps = g + 1;
-      if (finite == 0) {
-        r.status = Status::non_finite_loss;
-        break;
-      }
-      tell(losses);
+      if (finite > 0) tell(losses);
       write(x, m_);
       const StepInfo s{.step = g,
                        .seed = o_.seed,
-                       .loss = sum / finite,
+                       .loss = finite > 0 ? sum / finite : NAN,
                        .learning_rate = sigma_,
                        .evaluations = r.evaluations,
+                       .rolled_back = finite == 0,
                        .seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
       std::string who;
       Status why = Status::stopped;
       bool go = true;
-      ((go = detail::call_step(callbacks, s, *this, who, why) && go), ...);
+      ((go = detail::call_step(callbacks, s, no_run, who, why) && go), ...);
       r.last_loss = s.loss;
+      if (finite == 0) {  // nothing to rank: the distribution stays, the run ends
+        r.status = Status::non_finite_loss;
+        r.message = "CMA-ES: every sample of generation ";
+        r.message.append(std::to_string(g)).append(" evaluated to a non-finite loss");
+        break;
+      }
       if (!go) {
         r.status = why;
-        r.message = "CMA-ES: stopped by ";
-        r.message.append(who).append(" after generation ").append(std::to_string(g));
+        if (why == Status::stopped)
+          r.message.append("CMA-ES: stopped by ").append(who).append(" after generation ").append(std::to_string(g));
+        else
+          r.message = who;  // a status of the callback's own: its name() says why
         break;
       }
       if (sigma_ * std::sqrt(C_.diagonal().maxCoeff()) < o_.tolerance) {
@@ -379,18 +395,18 @@ class CMAES {
       std::copy(best.begin(), best.end(), x.begin());
       r.loss = r.best_loss;
       r.best_restored = true;
-    } else if (o_.keep_best) {  // nothing finite was evaluated: x back at the mean (the start), no evaluation left
+    } else {  // the final mean (x itself if no generation ran), on an evaluation the budget still has
       write(x, m_);
       r.loss = r.last_loss = NAN;
-    } else {  // the final mean, on the evaluation reserved for it
-      write(x, m_);
-      auto& p = points.front();
-      std::copy(x.begin(), x.end(), data_of(p));
-      r.loss = r.last_loss = evaluate(0);
-      ++r.evaluations;
-      if (std::isfinite(r.loss) && r.loss < r.best_loss) {
-        r.best_loss = r.loss;
-        r.best_step = r.steps;
+      if (r.evaluations < o_.max_evaluations) {
+        std::copy(x.begin(), x.end(), data_of(points.front()));
+        r.loss = r.last_loss = evaluate(0);
+        ++r.evaluations;
+        if (std::isfinite(r.loss) && r.loss < r.best_loss) {
+          r.best_loss = r.loss;
+          r.best_step = r.steps;
+          r.best_restored = o_.keep_best;  // the one finite evaluation: x holds it
+        }
       }
     }
     if (r.message.empty())
@@ -405,6 +421,7 @@ class CMAES {
     (detail::call_end(callbacks, r), ...);
     return r;
   }
+
 
   Options o_;
   double d_ = 0, mueff_ = 0, cs_ = 0, ds_ = 0, cc_ = 0, c1_ = 0, cmu_ = 0, chi_ = 0, sigma_ = 0;

@@ -59,6 +59,19 @@ bool call_step(C& c, const StepInfo& i, RunT& run, std::string& who, Status& why
   return go;
 }
 
+/// The run argument of a method without a Run (CMAES): callbacks that take one (Checkpointer, TrajectoryRecorder) do
+/// not apply to it.
+struct NoRun {};
+
+/// Whether C is a callback that needs no Run: on_begin, on_step(StepInfo), on_end or a lambda, but no
+/// on_step(StepInfo, run).
+template <class C>
+concept StepCallback = requires(C& c, const StepInfo& i, const RunInfo& b, const Result& r, NoRun& n) {
+  requires !requires { c.on_step(i, n); };
+  requires requires { c.on_begin(b); } || requires { c.on_step(i); } || requires { c.on_end(r); } ||
+               requires { c(i); };
+};
+
 /// Whether C is a callback at all: it has one of the hooks, or is callable with a StepInfo (a lambda's on_step).
 template <class C, class RunT>
 concept Callback = requires(C& c, const StepInfo& i, RunT& run, const RunInfo& b, const Result& r) {
