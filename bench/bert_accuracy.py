@@ -5,6 +5,7 @@ reference (issue 10, deliverable 7c). One table (median, min and max over seeds)
     python3 bench/bert_accuracy.py [build_dir=build] [--tasks sst2:16,sst2:512,rte:16,cb:16]
         [--methods zosgd,bitfit,adam,hizoo,fzoo,lora,head,peer-fo,peer-probe] [--seeds 0,1,2] [--steps 1000]
         [--eval-every 250] [--eval-examples 0] [--threads 2] [--grid zosgd:1e-5,3e-5,1e-4] [--out bench-bert-accuracy]
+        [--no-run]
 
 Rows: zero-shot (the step-0 evaluation of every run: cosine to the label texts, or for pairs the similarity of the
 two texts against 0.5); zosgd (MeZO), adam (ZO-Adam), hizoo, fzoo: the full encoder by ZO; bitfit: ZO-SGD on the
@@ -18,7 +19,8 @@ draws its own k examples per class (same k and seed number, another generator). 
 
 LR below holds each method's (learning rate, epsilon): where they come from is said beside them; --grid m:a,b,c runs
 method m at those rates on the first task and seed only and prints one line per rate (the held-out set doubles as the
-tuning set: say so when quoting). Needs the peer with OpenBLAS (bench/bert.py's check) for the peer rows.
+tuning set: say so when quoting). --no-run re-reads the zeroth run folders under --out that finished (summary.json
+written) and prints and plots them, running nothing. Needs the peer with OpenBLAS (bench/bert.py's check) for the peer rows.
 """
 import json, os, statistics, subprocess, sys
 
@@ -60,6 +62,11 @@ def zeroth_run(task, k, method, seed, lr, eps, tag):
     cmd = [exe, "--task", task, "--k", str(k), "--steps", str(steps), "--eval-every", str(every), "--lr", str(lr),
            "--eps", str(eps), "--seed", str(seed), "--threads", str(threads), "--eval-examples", str(eval_examples),
            "--checkpoint-every", str(steps), "--out", d, "--overwrite"] + EXTRA[method]
+    if "--no-run" in sys.argv:  # re-read the run folders a previous (perhaps interrupted) run left
+        f = os.path.join(d, "summary.json")
+        if not os.path.exists(f):
+            return None
+        return [(e["step"], e["eval_loss"], e["eval_accuracy"]) for e in map(json.loads, open(os.path.join(d, "eval.jsonl")))]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                        env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     if r.returncode != 0:
@@ -70,7 +77,7 @@ def zeroth_run(task, k, method, seed, lr, eps, tag):
 
 
 def peer_run(task, k, method, seed, lr):
-    if task != "sst2":
+    if task != "sst2" or "--no-run" in sys.argv:  # the peer's curves are not kept in folders
         return None
     mode = "fo" if method == "peer-fo" else "probe"
     n = steps if mode == "fo" else probe_steps
