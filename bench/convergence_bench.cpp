@@ -385,7 +385,7 @@ Outcome run_method(P& p, const std::string& m, double lr, std::uint64_t seed, st
 
 // zeroth's black-box defaults, untuned: zeroth::minimize with nothing but the budget and the seed (CMA-ES at
 // d <= kCMAESMaxDimension, sigma0 1; above, FZOO: 8 Rademacher directions, lr 1e-4 cosine-decayed over the budget,
-// epsilon 1e-3), the same settings on every problem: the problem's epsilon and blocks are not used.
+// epsilon 1e-3 widened on plateaus), the same settings on every problem: the problem's epsilon and blocks are not used.
 template <class P>
 struct BufferObjective {  // the black-box form: a function of the buffer, with the problem's batches
   P* p;

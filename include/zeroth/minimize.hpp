@@ -1,7 +1,7 @@
 #pragma once
 // zeroth::minimize: black-box minimization with defaults that need no tuning. Up to kCMAESMaxDimension coordinates,
 // CMA-ES at its tutorial defaults; above, FZOO's scale-free step (q one-sided Rademacher directions, the step divided
-// by the spread of their losses) with cosine decay over the evaluation budget.
+// by the spread of their losses) with cosine decay over the evaluation budget and epsilon widened on plateaus.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -42,7 +42,9 @@ struct MinimizeOptions {
   /// learning_rate / (epsilon sqrt(directions)) (0.035 here) whatever the objective's scale, so the default suits
   /// parameters of order 1; scale it with your parameters' scale.
   double learning_rate = 1e-4;
-  double epsilon = 1e-3;  ///< FZOO's perturbation scale; larger for a piecewise-constant objective (it must see one)
+  /// FZOO's perturbation scale at the start. Where the objective is flat at it (a piecewise-constant objective), FZOO
+  /// widens it, and the rate with it (Options::plateau); a smooth objective keeps it.
+  double epsilon = 1e-3;
   int directions = 8;     ///< FZOO's q one-sided directions per step from one base evaluation: q + 1 evaluations a step
   std::uint64_t seed = 0;
   std::vector<double> lower_bounds{}, upper_bounds{};  ///< box bounds: one value for all coordinates, or one each
@@ -95,6 +97,7 @@ inline FZOO black_box_optimizer(const MinimizeOptions& o) {
                .max_evaluations = o.max_evaluations,
                .keep_best = o.keep_best,
                .divergence = {.enabled = true},
+               .plateau = {.enabled = true},
                .lower_bounds = o.lower_bounds,
                .upper_bounds = o.upper_bounds},
               NormalizedRGE({.directions = o.directions}));

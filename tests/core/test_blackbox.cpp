@@ -2,6 +2,7 @@
 // bounds, the span / C-pointer overloads, and block-wise over a flat buffer.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -580,7 +581,8 @@ TEST_CASE("zeroth::minimize with FZOO: the rate cosine-decayed over the budget, 
             .lr_schedule = Schedule::cosine(),
             .max_evaluations = 181,
             .keep_best = true,
-            .divergence = {.enabled = true}},
+            .divergence = {.enabled = true},
+            .plateau = {.enabled = true}},  // no step of a smooth objective ties: as if off
            NormalizedRGE({.directions = 8}));
   const Result s = opt.minimize(c_quadratic, y.data(), y.size());
   CHECK(std::memcmp(x.data(), y.data(), sizeof(double) * kDim) == 0);
@@ -591,6 +593,108 @@ TEST_CASE("zeroth::minimize with FZOO: the rate cosine-decayed over the budget, 
                    {.max_evaluations = 181, .method = BlackBoxMethod::fzoo, .seed = 5});
   CHECK(std::memcmp(e.data(), y.data(), sizeof(double) * kDim) == 0);
   CHECK_THROWS_WITH(zeroth::minimize(c_quadratic, std::span<double>(x), {}), Catch::Contains("max_evaluations"));
+}
+
+// Piecewise constant: stairs 0.05 wide in each coordinate. From x0 = 0.01 the nearest edges are 0.01 and 0.04 away,
+// so every perturbation of 1e-3 sees the same loss.
+double staircase(const double* x, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += std::pow(std::floor((x[i] - 0.5) * 20) / 20, 2);
+  return s;
+}
+
+TEST_CASE("plateau adaptation widens epsilon (and the rate) until a flat objective responds", "[blackbox][plateau]") {
+  const Options base{.learning_rate = 1e-4, .epsilon = 1e-3, .max_steps = 60, .seed = 4, .keep_best = false};
+  const std::vector<double> x0(kDim, 0.01);
+  std::vector<double> off = x0, on = x0;
+  Options o = base;
+  FZOO flat(o);
+  const Result r_off = flat.minimize(staircase, off.data(), off.size());
+  for (double v : off) CHECK(v == Approx(0.01).margin(1e-15));  // every step tied: FZOO's sigma = 0, no move
+  CHECK(flat.state().plateau_scale == 1.0);
+  o.plateau.enabled = true;
+  FZOO adapt(o);
+  std::vector<double> eps, ratio;
+  auto record = [&](const StepInfo& s) {
+    eps.push_back(s.epsilon);
+    ratio.push_back(s.learning_rate / s.epsilon);
+  };
+  const Result r_on = adapt.minimize(staircase, on.data(), on.size(), record);
+  REQUIRE(eps.size() == 60);
+  CHECK(eps.front() == 1e-3);
+  CHECK(eps[1] == Approx(1e-3 * std::sqrt(2.0)).epsilon(1e-15));  // step 0 tied: one growth
+  CHECK(*std::max_element(eps.begin(), eps.end()) > 1e-2);         // wide enough to reach the nearest edges
+  for (double v : ratio) CHECK(v == Approx(0.1).epsilon(1e-12));  // the rate moves with epsilon
+  CHECK(adapt.state().plateau_scale > 1.0);
+  CHECK(adapt.state().plateau_scale <= o.plateau.max_scale);
+  CHECK(r_on.last_loss < r_off.last_loss);
+  CHECK(staircase(on.data(), on.size()) < staircase(x0.data(), x0.size()));
+  // Never below the set epsilon: on a smooth objective nothing ties, and the run is bit for bit the plain one.
+  std::vector<double> a(kDim, 0.0), b = a;
+  FZOO smooth_off(base), smooth_on(o);
+  smooth_off.minimize(c_quadratic, a.data(), a.size());
+  smooth_on.minimize(c_quadratic, b.data(), b.size());
+  CHECK(same_bits(a, b));
+  CHECK(smooth_on.state().plateau_scale == 1.0);
+  // With ZO-SGD (one direction: a tie is l+ == l-) it grows too.
+  std::vector<double> c = x0;
+  ZOSGD sgd(o);
+  sgd.minimize(staircase, c.data(), c.size());
+  CHECK(sgd.state().plateau_scale > 1.0);
+}
+
+TEST_CASE("plateau adaptation resumes from a checkpoint and replays from a trajectory bit for bit",
+          "[blackbox][plateau][replay]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("zeroth_plateau_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const Options o{.learning_rate = 1e-3,
+                  .epsilon = 1e-3,
+                  .max_steps = 60,
+                  .seed = 11,
+                  .evaluate_final = false,
+                  .keep_best = false,
+                  .plateau = {.enabled = true}};
+  const std::vector<double> x0(kDim, 0.01);
+  std::vector<double> whole = x0, replayed = x0, resumed = x0;
+  FZOO full(o);
+  full.minimize(staircase, whole.data(), whole.size(), TrajectoryRecorder(dir / "t.bin"));
+  REQUIRE(full.state().plateau_scale > 1.0);
+  {  // replay recomputes the factor from the recorded gradients (and checks each step's epsilon against the record)
+    BufferStore store;
+    store.add("x0", replayed.data(), replayed.size());
+    FZOO replayer(o);
+    CHECK(replay(dir / "t.bin", store, replayer) == 60);
+    CHECK(same_bits(whole, replayed));
+    CHECK(replayer.state().plateau_scale == full.state().plateau_scale);
+  }
+  {  // 25 steps, a checkpoint, a fresh optimizer loads it and runs the other 35
+    FZOO first(o);
+    first.minimize(staircase, resumed.data(), resumed.size(), StepLimit(25));
+    const double scale = first.state().plateau_scale;
+    REQUIRE(scale > 1.0);
+    BufferStore saved;
+    saved.add("x0", resumed.data(), resumed.size());
+    save_checkpoint(dir / "ck.bin", saved, first.state());
+    std::vector<double> cont(kDim, 0.0);
+    BufferStore store;
+    store.add("x0", cont.data(), cont.size());
+    FZOO second(o);
+    second.state() = load_checkpoint(dir / "ck.bin", store);
+    CHECK(second.state().plateau_scale == scale);
+    CHECK(second.state().step == 25);
+    second.minimize(staircase, cont.data(), cont.size());
+    CHECK(second.state().step == 60);
+    CHECK(same_bits(whole, cont));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("plateau options are validated naming the field", "[blackbox][plateau][options]") {
+  CHECK_THROWS_WITH(ZOSGD({.plateau = {.enabled = true, .tie_fraction = 1}}),
+                    Catch::Contains("'plateau.tie_fraction' must be in [0, 1)"));
+  CHECK_THROWS_WITH(ZOSGD({.plateau = {.growth = 1}}), Catch::Contains("'plateau.growth' must be finite and > 1"));
+  CHECK_THROWS_WITH(ZOSGD({.plateau = {.shrink = 1}}), Catch::Contains("'plateau.shrink' must be in (0, 1)"));
+  CHECK_THROWS_WITH(ZOSGD({.plateau = {.max_scale = 0.5}}), Catch::Contains("'plateau.max_scale' must be finite"));
 }
 
 TEST_CASE("a schedule's horizon is the steps max_evaluations leaves room for, when fewer than max_steps",

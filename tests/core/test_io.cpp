@@ -109,6 +109,35 @@ TEST_CASE("a run resumed from a checkpoint is bit-identical to an uninterrupted 
   CHECK(sa == sb);
 }
 
+TEST_CASE("checkpoints hold RunState::plateau_scale; one written before it (version 1) loads with 1", "[io]") {
+  const auto dir = temp_dir();
+  Model m;
+  save_checkpoint(dir / "v3.bin", m.store, RunState{7, 14, 2.5});
+  Model back;
+  const RunState s = load_checkpoint(dir / "v3.bin", back.store);
+  CHECK(s.step == 7);
+  CHECK(s.evaluations == 14);
+  CHECK(s.plateau_scale == 2.5);
+  // The same file as version 1 wrote it: no scale after the counters, the checksum over the rest.
+  std::ifstream in(dir / "v3.bin", std::ios::binary);
+  std::string b((std::istreambuf_iterator<char>(in)), {});
+  const std::uint32_t v1 = 1;
+  std::memcpy(b.data() + 4, &v1, 4);
+  b.erase(24, 8);  // magic 4, version 4, step 8, evaluations 8, then the scale
+  const std::uint64_t h = io::fnv1a(b.data(), b.size() - 8);
+  std::memcpy(b.data() + b.size() - 8, &h, 8);
+  std::ofstream(dir / "v1.bin", std::ios::binary) << b;
+  Model old;
+  const RunState o = load_checkpoint(dir / "v1.bin", old.store);
+  CHECK(o.step == 7);
+  CHECK(o.plateau_scale == 1.0);
+  CHECK(same_bits(old.w, m.w));
+  // A scale below 1 (or not finite) is refused, naming the field.
+  save_checkpoint(dir / "bad.bin", m.store, RunState{7, 14, 0.5});
+  CHECK_THROWS_WITH(load_checkpoint(dir / "bad.bin", back.store), Catch::Contains("plateau scale"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("corrupt or mismatched checkpoints are rejected by name and leave the store untouched", "[io]") {
   const auto dir = temp_dir();
   Model m;

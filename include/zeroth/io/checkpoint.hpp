@@ -1,5 +1,6 @@
 #pragma once
 // Checkpoints: the parameters of every block and the run's counters, written atomically, checked on load.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -20,8 +21,8 @@ namespace zeroth {
 
 namespace detail {
 inline constexpr char kCheckpointMagic[4] = {'Z', 'C', 'K', 'P'};
-inline constexpr std::uint32_t kCheckpointVersion = 1;
-inline constexpr std::uint32_t kCheckpointVersionWithState = 2;  ///< adds an update rule's state after the blocks
+inline constexpr std::uint32_t kCheckpointVersion = 3;           ///< 1 without RunState::plateau_scale (read as 1)
+inline constexpr std::uint32_t kCheckpointVersionWithState = 4;  ///< adds an update rule's state after the blocks (2: as 1)
 
 /// An update rule with state to checkpoint (momentum, Adam moments, HiZOO's Hessian, ...).
 template <class R>
@@ -60,6 +61,7 @@ void save_checkpoint(const std::filesystem::path& path, const BufferStore& store
     w.put(detail::StatefulRule<R> ? detail::kCheckpointVersionWithState : detail::kCheckpointVersion);
     w.put(state.step);
     w.put(state.evaluations);
+    w.put(state.plateau_scale);
     w.put(static_cast<std::uint64_t>(store.blocks().size()));
     for (const Block& b : store.blocks()) {
       w.put(static_cast<std::uint32_t>(b.name.size()));
@@ -96,11 +98,17 @@ RunState load_checkpoint(const std::filesystem::path& path, BufferStore& store, 
   r.bytes(magic, 4, "magic");
   if (std::memcmp(magic, detail::kCheckpointMagic, 4) != 0) throw std::runtime_error(where + "not a zeroth checkpoint");
   const auto version = r.get<std::uint32_t>("version");
-  if (version != detail::kCheckpointVersion && version != detail::kCheckpointVersionWithState)
+  if (version < 1 || version > detail::kCheckpointVersionWithState)
     throw std::runtime_error(where + "unsupported version " + std::to_string(version));
+  const bool with_state = version % 2 == 0;  // 2 and 4
   RunState state;
   state.step = r.get<std::uint64_t>("step");
   state.evaluations = r.get<std::uint64_t>("evaluations");
+  if (version >= detail::kCheckpointVersion) {
+    state.plateau_scale = r.get<double>("plateau scale");
+    if (!(state.plateau_scale >= 1.0 && std::isfinite(state.plateau_scale)))
+      throw std::runtime_error(where + "plateau scale " + std::to_string(state.plateau_scale) + " is not finite and >= 1");
+  }
   const auto n = r.get<std::uint64_t>("block count");
   if (n != store.blocks().size())
     throw std::runtime_error(where + "has " + std::to_string(n) + " blocks, the store has " +
@@ -122,7 +130,7 @@ RunState load_checkpoint(const std::filesystem::path& path, BufferStore& store, 
     r.bytes(data[i].data(), data[i].size(), ("block '" + name + "'").c_str());
   }
   std::optional<R> loaded;
-  if (version == detail::kCheckpointVersionWithState) {
+  if (with_state) {
     char saved[16];
     r.bytes(saved, sizeof saved, "rule name");
     saved[sizeof saved - 1] = '\0';

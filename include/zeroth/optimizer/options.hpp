@@ -38,6 +38,22 @@ struct DivergenceGuard {
   bool on(bool black_box) const noexcept { return enabled.value_or(black_box); }
 };
 
+/// Widens epsilon on a plateau. A step in which more than `tie_fraction` of the directions saw no change of the loss
+/// (projected gradient exactly 0: a piecewise-constant objective, such as an error rate, flat at this epsilon)
+/// multiplies epsilon and the learning rate by `growth`; any other step multiplies them by `shrink`, never below their
+/// set values and never above `max_scale` times them. So epsilon settles where about one step in 12 meets a plateau
+/// (at the defaults), and a smooth objective, whose losses do not tie, runs bit for bit as with it off. Epsilon and
+/// the rate move together, so that the step a given change of the loss makes stays the same. The factor is part of the
+/// run's state (RunState::plateau_scale: checkpoints hold it; replay recomputes it from the recorded gradients).
+///   zeroth::ZOSGD opt({.learning_rate = 0.1, .epsilon = 1e-3, .plateau = {.enabled = true}});
+struct PlateauAdaptation {
+  bool enabled = false;  ///< off, except in zeroth::minimize's FZOO
+  double tie_fraction = 0.25;
+  double growth = 1.4142135623730951;  ///< sqrt(2)
+  double shrink = 0.97;
+  double max_scale = 1e4;
+};
+
 /// Settings of a run.
 ///   zeroth::ZOSGD opt({.learning_rate = 1e-3, .epsilon = 1e-3, .max_steps = 2000});
 struct Options {
@@ -75,6 +91,7 @@ struct Options {
   /// not the point with the lowest expected loss; prefer the last point, or re-evaluate candidates on held-out data.
   std::optional<bool> keep_best{};
   DivergenceGuard divergence{};
+  PlateauAdaptation plateau{};
   /// Box bounds over the trainable coordinates in store order (NLopt's names): each empty (unbounded), one value for
   /// all, or one per coordinate. A Run sets them on its store's trainable blocks; every step's update sweep projects
   /// (or reflects) into the box, so the parameters lie in it after every step. The points evaluated within a step,
@@ -113,6 +130,15 @@ struct Options {
     if (std::isnan(dg.limit)) return fail("'divergence.limit' must not be NaN");
     if (!(dg.growth > 1.0 && std::isfinite(dg.growth)))
       return fail("'divergence.growth' must be finite and > 1 (got " + num(dg.growth) + ")");
+    const PlateauAdaptation& pa = plateau;
+    if (!(pa.tie_fraction >= 0.0 && pa.tie_fraction < 1.0))
+      return fail("'plateau.tie_fraction' must be in [0, 1) (got " + num(pa.tie_fraction) + ")");
+    if (!(pa.growth > 1.0 && std::isfinite(pa.growth)))
+      return fail("'plateau.growth' must be finite and > 1 (got " + num(pa.growth) + ")");
+    if (!(pa.shrink > 0.0 && pa.shrink < 1.0))
+      return fail("'plateau.shrink' must be in (0, 1) (got " + num(pa.shrink) + ")");
+    if (!(pa.max_scale >= 1.0 && std::isfinite(pa.max_scale)))
+      return fail("'plateau.max_scale' must be finite and >= 1 (got " + num(pa.max_scale) + ")");
     if (auto m = detail::check_bounds(lower_bounds, upper_bounds, 0, "Options"); !m.empty()) return fail(m);
     if (blocks == 0) return fail("'blocks' must be >= 1 (got 0)");
     if (threads < 0) return fail("'threads' must be >= 0 (got " + std::to_string(threads) + ")");

@@ -27,6 +27,7 @@ namespace zeroth {
 struct RunState {
   std::uint64_t step = 0;         ///< steps taken (the next step's index)
   std::uint64_t evaluations = 0;  ///< objective evaluations so far
+  double plateau_scale = 1.0;     ///< the factor Options::plateau has put on epsilon and the rate (1 when off)
 };
 
 /// What a Run needs of its store type: the snapshot, the context an update rule sees, what runs the sweeps (threads
@@ -418,8 +419,8 @@ class Run {
     if constexpr (requires { est_.begin_step(store_, opt_.seed, t); }) est_.begin_step(store_, opt_.seed, t);
     step_seed_ = random::step_seed(opt_.seed, t, 0);
     for (std::size_t k = 0; k < seeds_.size(); ++k) seeds_[k] = random::mix64(step_seed_ + k);
-    lr_ = opt_.learning_rate * opt_.lr_schedule.factor(t, horizon());
-    eps_ = opt_.epsilon * opt_.eps_schedule.factor(t, horizon());
+    lr_ = opt_.learning_rate * opt_.lr_schedule.factor(t, horizon()) * state_.plateau_scale;
+    eps_ = opt_.epsilon * opt_.eps_schedule.factor(t, horizon()) * state_.plateau_scale;
     for (std::size_t k = 0; k < seeds_.size(); ++k) {
       norms_[k] = 1.0;
       if (est_.direction() == Direction::sphere) {
@@ -488,10 +489,21 @@ class Run {
     info.rolled_back = rolled_back;
     info.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     if (rolled_back) std::fill(g_.begin(), g_.end(), 0.0);
+    else if (opt_.plateau.enabled) adapt_plateau();
     std::fill(offset_.begin(), offset_.end(), 0.0);
     ++state_.step;
     eval_ = -1;
     return info;
+  }
+
+  // Options::plateau: from the step's projected gradients alone, so that replay() repeats it.
+  void adapt_plateau() {
+    const auto q = static_cast<std::ptrdiff_t>(std::min(g_.size(), static_cast<std::size_t>(est_.directions())));
+    const auto ties = std::count(g_.begin(), g_.begin() + q, 0.0);
+    const PlateauAdaptation& p = opt_.plateau;
+    double& s = state_.plateau_scale;
+    s = std::clamp(static_cast<double>(ties) > p.tie_fraction * static_cast<double>(q) ? s * p.growth : s * p.shrink,
+                   1.0, p.max_scale);
   }
 
   S& store_;
