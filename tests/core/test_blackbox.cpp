@@ -595,6 +595,7 @@ TEST_CASE("zeroth::minimize with FZOO: the rate cosine-decayed over the budget, 
   CHECK_THROWS_WITH(zeroth::minimize(c_quadratic, std::span<double>(x), {}), Catch::Contains("max_evaluations"));
 }
 
+namespace {
 // Piecewise constant: stairs 0.05 wide in each coordinate. From x0 = 0.01 the nearest edges are 0.01 and 0.04 away,
 // so every perturbation of 1e-3 sees the same loss.
 double staircase(const double* x, std::size_t n) {
@@ -602,6 +603,7 @@ double staircase(const double* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) s += std::pow(std::floor((x[i] - 0.5) * 20) / 20, 2);
   return s;
 }
+}  // namespace
 
 TEST_CASE("plateau adaptation widens epsilon (and the rate) until a flat objective responds", "[blackbox][plateau]") {
   const Options base{.learning_rate = 1e-4, .epsilon = 1e-3, .max_steps = 60, .seed = 4, .keep_best = false};
@@ -625,8 +627,17 @@ TEST_CASE("plateau adaptation widens epsilon (and the rate) until a flat objecti
   CHECK(eps[1] == Approx(1e-3 * std::sqrt(2.0)).epsilon(1e-15));  // step 0 tied: one growth
   CHECK(*std::max_element(eps.begin(), eps.end()) > 1e-2);         // wide enough to reach the nearest edges
   for (double v : ratio) CHECK(v == Approx(0.1).epsilon(1e-12));  // the rate moves with epsilon
+  int grew = 0, shrank = 0;  // each step's factor is sqrt(2) (most directions tied) or 0.97, clamped at 1
+  for (std::size_t k = 0; k + 1 < eps.size(); ++k) {
+    const double f = eps[k + 1] / eps[k];
+    const bool up = f == Approx(std::sqrt(2.0)).epsilon(1e-12), down = f == Approx(0.97).epsilon(1e-12);
+    CHECK((up || down || (f == 1.0 && eps[k] == 1e-3)));
+    grew += up;
+    shrank += down;
+  }
+  CHECK(grew >= 7);  // 1e-3 sqrt(2)^7 = 0.011: the nearest edge
+  CHECK(shrank >= 1);
   CHECK(adapt.state().plateau_scale > 1.0);
-  CHECK(adapt.state().plateau_scale <= o.plateau.max_scale);
   CHECK(r_on.last_loss < r_off.last_loss);
   CHECK(staircase(on.data(), on.size()) < staircase(x0.data(), x0.size()));
   // Never below the set epsilon: on a smooth objective nothing ties, and the run is bit for bit the plain one.
@@ -641,6 +652,31 @@ TEST_CASE("plateau adaptation widens epsilon (and the rate) until a flat objecti
   ZOSGD sgd(o);
   sgd.minimize(staircase, c.data(), c.size());
   CHECK(sgd.state().plateau_scale > 1.0);
+  // A constant objective ties at every step: the factor stops at max_scale.
+  Options capped = o;
+  capped.plateau.max_scale = 8;
+  ZOSGD flat_sgd(capped);
+  std::vector<double> k(kDim, 0.0);
+  flat_sgd.minimize([](const double*, std::size_t) { return 1.0; }, k.data(), k.size());
+  CHECK(flat_sgd.state().plateau_scale == 8.0);
+}
+
+TEST_CASE("plateau adaptation refuses what it cannot serve", "[blackbox][plateau][options]") {
+  std::vector<double> x(kDim, 0.01);
+  // A checkpointed factor with the rule off, or above max_scale, is refused rather than silently kept or dropped.
+  ZOSGD off({.max_steps = 3});
+  off.state().plateau_scale = 2.0;
+  CHECK_THROWS_WITH(off.minimize(staircase, x.data(), x.size()), Catch::Contains("plateau_scale 2.0"));
+  ZOSGD on({.max_steps = 3, .plateau = {.enabled = true, .max_scale = 4}});
+  on.state().plateau_scale = 5.0;
+  CHECK_THROWS_WITH(on.minimize(staircase, x.data(), x.size()), Catch::Contains("plateau.max_scale"));
+  // Forward-grad has no epsilon to widen.
+  Eigen::VectorXd e = Eigen::VectorXd::Zero(kDim);
+  ForwardGradSGD fg({.max_steps = 3, .plateau = {.enabled = true}});
+  CHECK_THROWS_WITH(fg.minimize([](const auto& v) { return v.squaredNorm(); }, e), Catch::Contains("forward-grad"));
+  // The rate can grow max_scale-fold: weight decay must stay below 1 at the largest.
+  CHECK_THROWS_WITH(ZOSGD({.learning_rate = 1e-3, .weight_decay = 1, .plateau = {.enabled = true}}),
+                    Catch::Contains("'learning_rate * weight_decay * plateau.max_scale' must be < 1"));
 }
 
 TEST_CASE("plateau adaptation resumes from a checkpoint and replays from a trajectory bit for bit",

@@ -40,11 +40,14 @@ struct DivergenceGuard {
 
 /// Widens epsilon on a plateau. A step in which more than `tie_fraction` of the directions saw no change of the loss
 /// (projected gradient exactly 0: a piecewise-constant objective, such as an error rate, flat at this epsilon)
-/// multiplies epsilon and the learning rate by `growth`; any other step multiplies them by `shrink`, never below their
-/// set values and never above `max_scale` times them. So epsilon settles where about one step in 12 meets a plateau
-/// (at the defaults), and a smooth objective, whose losses do not tie, runs bit for bit as with it off. Epsilon and
-/// the rate move together, so that the step a given change of the loss makes stays the same. The factor is part of the
-/// run's state (RunState::plateau_scale: checkpoints hold it; replay recomputes it from the recorded gradients).
+/// multiplies epsilon and the learning rate by `growth`; any other step that completes (not rolled back) multiplies
+/// them by `shrink`, never below their set values and never above `max_scale` times them. So epsilon settles where
+/// about one step in 12 meets a plateau (at the defaults); a run in which no direction's loss ties exactly (a smooth
+/// objective, in general) is bit for bit the run with it off. Epsilon and the rate move together, so that for a rule
+/// whose step is linear in the projected gradient (ZO-SGD, momentum, FZOO) the step a given change of the loss makes
+/// stays the same. The points x +- eps z then reach up to max_scale eps |z_i| from x (and outside box bounds by as
+/// much). The factor is part of the run's state (RunState::plateau_scale: checkpoints hold it; replay recomputes it
+/// from the recorded gradients). Not for forward-grad, which has no epsilon.
 ///   zeroth::ZOSGD opt({.learning_rate = 0.1, .epsilon = 1e-3, .plateau = {.enabled = true}});
 struct PlateauAdaptation {
   bool enabled = false;  ///< off, except in zeroth::minimize's FZOO
@@ -139,6 +142,10 @@ struct Options {
       return fail("'plateau.shrink' must be in (0, 1) (got " + num(pa.shrink) + ")");
     if (!(pa.max_scale >= 1.0 && std::isfinite(pa.max_scale)))
       return fail("'plateau.max_scale' must be finite and >= 1 (got " + num(pa.max_scale) + ")");
+    if (pa.enabled && learning_rate * weight_decay * pa.max_scale >= 1.0)
+      return fail("'learning_rate * weight_decay * plateau.max_scale' must be < 1 (got " +
+                  num(learning_rate * weight_decay * pa.max_scale) + "): the plateau rule can scale the rate by " +
+                  "max_scale");
     if (auto m = detail::check_bounds(lower_bounds, upper_bounds, 0, "Options"); !m.empty()) return fail(m);
     if (blocks == 0) return fail("'blocks' must be >= 1 (got 0)");
     if (threads < 0) return fail("'threads' must be >= 0 (got " + std::to_string(threads) + ")");

@@ -77,6 +77,7 @@ class Run {
   Run(S& store, const Options& options, const E& estimator, R& rule, RunState state, exec_type exec)
       : store_(store), opt_(options), est_(estimator), rule_(rule), state_(state), exec_(exec) {
     opt_.validate();
+    check_plateau_scale();
     const bool box = !opt_.lower_bounds.empty() || !opt_.upper_bounds.empty();
     if constexpr (std::derived_from<S, BufferStore>) {
       if (box) set_box_bounds(store_, opt_.lower_bounds, opt_.upper_bounds, opt_.bound_method);
@@ -494,6 +495,19 @@ class Run {
     ++state_.step;
     eval_ = -1;
     return info;
+  }
+
+  // A scale from a checkpoint must fit the options: within [1, max_scale] with the rule on, exactly 1 with it off.
+  void check_plateau_scale() const {
+    const double s = state_.plateau_scale;
+    const PlateauAdaptation& p = opt_.plateau;
+    if (p.enabled && requires { E::forward_mode; })
+      throw std::invalid_argument("zeroth: 'plateau' widens epsilon, which forward-grad does not use (its JVPs are "
+                                  "exact): leave it off");
+    if (p.enabled ? !(s >= 1.0 && s <= p.max_scale) : s != 1.0)
+      throw std::invalid_argument("zeroth: the run state's plateau_scale " + std::to_string(s) + " does not fit " +
+                                  (p.enabled ? "[1, plateau.max_scale]" : "'plateau' off (it must be 1): enable it "
+                                                                          "as the checkpointed run had it"));
   }
 
   // Options::plateau: from the step's projected gradients alone, so that replay() repeats it.

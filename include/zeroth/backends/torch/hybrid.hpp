@@ -42,7 +42,10 @@ class Hybrid {
  public:
   template <class MakeFO>
   Hybrid(Model& model, const ParameterSelection& zo, Opt optimizer, MakeFO&& make_fo)
-      : model_(model), opt_(std::move(optimizer)), fo_(make_fo(split(zo))) {}
+      : model_(model), opt_(std::move(optimizer)), fo_(make_fo(split(zo))) {
+    if (opt_.options().plateau.enabled)  // save() keeps the step counts, not RunState::plateau_scale
+      throw std::invalid_argument("zeroth: the hybrid's ZO part takes no 'plateau' rule: leave it off");
+  }
 
   Hybrid(const Hybrid&) = delete;  // run_ refers to opt_ and store_
   Hybrid& operator=(const Hybrid&) = delete;
