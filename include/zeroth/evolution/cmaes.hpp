@@ -330,7 +330,7 @@ class CMAES {
     Result r;
     std::vector<double> losses(static_cast<std::size_t>(lambda));
     const int width = std::min(o_.parallel_evaluations, lambda);
-    detail::NoRun no_run;
+    [[maybe_unused]] detail::NoRun no_run;  // unused when there are no callbacks
     for (std::uint64_t g = 0;; ++g) {
       if (g >= generations) {
         r.status = g >= o_.max_steps ? Status::max_steps : Status::max_evaluations;
